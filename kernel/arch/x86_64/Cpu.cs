@@ -1,0 +1,38 @@
+// The C# face of cpu.asm: port I/O, MSRs, control registers, halting.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+namespace Percy.Kernel.Arch
+{
+    internal static unsafe class Cpu
+    {
+        [RuntimeImport("*", "percy_outb")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void OutB(ushort port, byte value);
+        [RuntimeImport("*", "percy_outw")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void OutW(ushort port, ushort value);
+        [RuntimeImport("*", "percy_outl")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void OutL(ushort port, uint value);
+        [RuntimeImport("*", "percy_inb")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern byte InB(ushort port);
+        [RuntimeImport("*", "percy_inw")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ushort InW(ushort port);
+        [RuntimeImport("*", "percy_inl")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern uint InL(ushort port);
+        [RuntimeImport("*", "percy_rdtsc")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadTsc();
+        [RuntimeImport("*", "percy_rdmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadMsr(uint msr);
+        [RuntimeImport("*", "percy_wrmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WriteMsr(uint msr, ulong value);
+        [RuntimeImport("*", "percy_cpuid")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void CpuId(uint leaf, uint subleaf, uint* regs);
+        [RuntimeImport("*", "percy_read_cr0")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr0();
+        [RuntimeImport("*", "percy_read_cr2")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr2();
+        [RuntimeImport("*", "percy_read_cr3")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr3();
+        [RuntimeImport("*", "percy_read_cr4")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr4();
+        [RuntimeImport("*", "percy_write_cr3")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WriteCr3(ulong value);
+        [RuntimeImport("*", "percy_read_rbp")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadFramePointer();
+        [RuntimeImport("*", "percy_halt")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Halt();
+        [RuntimeImport("*", "percy_cli")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void DisableInterrupts();
+        [RuntimeImport("*", "percy_sti")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void EnableInterrupts();
+        [RuntimeImport("*", "percy_wait_for_interrupt")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WaitForInterrupt();
+        [RuntimeImport("*", "percy_pause")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Pause();
+
+        // Stops this CPU for good: interrupts off, halt forever.
+        public static void HaltForever()
+        {
+            DisableInterrupts();
+            for (;;) Halt();
+        }
+    }
+}

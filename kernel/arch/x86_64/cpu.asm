@@ -1,0 +1,119 @@
+; Instructions C# cannot express. Each routine follows the SysV ABI:
+; arguments in rdi, rsi, rdx; result in rax.
+bits 64
+section .text
+
+global percy_outb, percy_outw, percy_outl, percy_inb, percy_inw, percy_inl
+percy_outb:             ; (port, value)
+    mov edx, edi
+    mov eax, esi
+    out dx, al
+    ret
+percy_outw:
+    mov edx, edi
+    mov eax, esi
+    out dx, ax
+    ret
+percy_outl:
+    mov edx, edi
+    mov eax, esi
+    out dx, eax
+    ret
+percy_inb:              ; (port) -> value
+    mov edx, edi
+    xor eax, eax
+    in al, dx
+    ret
+percy_inw:
+    mov edx, edi
+    xor eax, eax
+    in ax, dx
+    ret
+percy_inl:
+    mov edx, edi
+    in eax, dx
+    ret
+
+global percy_rdtsc
+percy_rdtsc:            ; () -> 64-bit time stamp counter
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    ret
+
+global percy_rdmsr, percy_wrmsr
+percy_rdmsr:            ; (msr) -> value
+    mov ecx, edi
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    ret
+percy_wrmsr:            ; (msr, value)
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+    wrmsr
+    ret
+
+global percy_cpuid
+percy_cpuid:            ; (leaf, subleaf, uint32 out[4]: eax, ebx, ecx, edx)
+    push rbx
+    mov r8, rdx
+    mov eax, edi
+    mov ecx, esi
+    cpuid
+    mov [r8], eax
+    mov [r8 + 4], ebx
+    mov [r8 + 8], ecx
+    mov [r8 + 12], edx
+    pop rbx
+    ret
+
+global percy_read_cr0, percy_read_cr2, percy_read_cr3, percy_read_cr4, percy_write_cr3
+percy_read_cr0:
+    mov rax, cr0
+    ret
+percy_read_cr2:
+    mov rax, cr2
+    ret
+percy_read_cr3:
+    mov rax, cr3
+    ret
+percy_read_cr4:
+    mov rax, cr4
+    ret
+percy_write_cr3:
+    mov cr3, rdi
+    ret
+
+global percy_read_rbp, percy_read_rsp
+percy_read_rbp:         ; the caller's frame pointer, for stack traces
+    mov rax, rbp
+    ret
+percy_read_rsp:
+    lea rax, [rsp + 8]
+    ret
+
+global percy_halt, percy_cli, percy_sti, percy_wait_for_interrupt, percy_pause
+percy_halt:
+    hlt
+    ret
+percy_cli:
+    cli
+    ret
+percy_sti:
+    sti
+    ret
+; sti takes effect after the next instruction, so an interrupt that arrives between
+; the caller's check and hlt still wakes us: the check-then-sleep race is closed.
+percy_wait_for_interrupt:
+    sti
+    hlt
+    cli
+    ret
+percy_pause:
+    pause
+    ret
+
+section .note.GNU-stack noalloc noexec nowrite progbits

@@ -1,0 +1,219 @@
+// Percy's minimal runtime: the types the C# compiler and the ILCompiler need to exist.
+// There is no garbage collector and no BCL. Objects come from the kernel heap
+// (see Runtime.cs); exceptions are not thrown, they panic.
+#pragma warning disable CS0169, CS0649, CS8618
+
+namespace System
+{
+    public class Object
+    {
+        // The object header is the MethodTable pointer: a contract with the compiler.
+        internal IntPtr m_pMethodTable;
+
+        public virtual bool Equals(object o) => (object)this == o;
+        public virtual int GetHashCode() => 0;
+        public virtual string ToString() => null;
+        ~Object() { }
+    }
+
+    public struct Void { }
+    public struct Boolean { }
+    public struct Char { }
+    public struct SByte { }
+    public struct Byte { }
+    public struct Int16 { }
+    public struct UInt16 { }
+    public struct Int32 { public const int MaxValue = 0x7fffffff; public const int MinValue = unchecked((int)0x80000000); }
+    public struct UInt32 { public const uint MaxValue = 0xffffffff; }
+    public struct Int64 { public const long MaxValue = 0x7fffffffffffffff; public const long MinValue = unchecked((long)0x8000000000000000); }
+    public struct UInt64 { public const ulong MaxValue = 0xffffffffffffffff; }
+    public struct Single { }
+    public struct Double { }
+    public struct IntPtr
+    {
+        private unsafe void* _value;
+        public static unsafe int Size => sizeof(IntPtr);
+    }
+    public struct UIntPtr { private unsafe void* _value; }
+
+    public abstract class ValueType { }
+    public abstract class Enum : ValueType { }
+    public struct Nullable<T> where T : struct
+    {
+        private readonly bool hasValue;
+        internal T value;
+    }
+
+    public sealed class String
+    {
+        // Layout contract with the compiler: length, then the characters.
+        private readonly int _stringLength;
+        private char _firstChar;
+
+        public int Length => _stringLength;
+
+        [System.Runtime.CompilerServices.IndexerName("Chars")]
+        public unsafe char this[int index]
+        {
+            get
+            {
+                if ((uint)index >= (uint)_stringLength)
+                    Internal.Runtime.CompilerHelpers.ThrowHelpers.ThrowIndexOutOfRangeException();
+                fixed (char* p = &_firstChar) return p[index];
+            }
+        }
+
+        public ref readonly char GetPinnableReference() => ref _firstChar;
+
+        public static bool operator ==(string a, string b) => Equals(a, b);
+        public static bool operator !=(string a, string b) => !Equals(a, b);
+        public override bool Equals(object o) => o is string s && Equals(this, s);
+        public override int GetHashCode() => _stringLength;
+
+        public static bool Equals(string a, string b)
+        {
+            if ((object)a == b) return true;
+            if ((object)a == null || (object)b == null || a._stringLength != b._stringLength) return false;
+            for (int i = 0; i < a._stringLength; i++)
+                if (a[i] != b[i]) return false;
+            return true;
+        }
+    }
+
+    public abstract class Array
+    {
+        // Layout contract with the compiler: the length follows the header (elements at +16).
+        private int _length;
+        private int _padding;
+        public int Length => _length;
+    }
+
+    // ILC wants the generic array type that T[] derives from at run time.
+    public class Array<T> : Array { }
+
+    public abstract class Delegate
+    {
+        internal object m_firstParameter;
+        internal object m_helperObject;
+        internal IntPtr m_extraFunctionPointerOrData;
+        internal IntPtr m_functionPointer;
+    }
+    public abstract class MulticastDelegate : Delegate { }
+
+    public struct RuntimeTypeHandle { }
+    public struct RuntimeMethodHandle { }
+    public struct RuntimeFieldHandle { }
+    public abstract class Type { }
+    public class Exception { public Exception() { } public Exception(string message) { } }
+
+    public interface IDisposable { void Dispose(); }
+
+    public abstract class Attribute { }
+
+    [Flags]
+    public enum AttributeTargets
+    {
+        Assembly = 1, Module = 2, Class = 4, Struct = 8, Enum = 16, Constructor = 32, Method = 64,
+        Property = 128, Field = 256, Event = 512, Interface = 1024, Parameter = 2048, Delegate = 4096,
+        ReturnValue = 8192, GenericParameter = 16384, All = 32767,
+    }
+
+    public sealed class AttributeUsageAttribute : Attribute
+    {
+        public AttributeUsageAttribute(AttributeTargets validOn) { }
+        public bool AllowMultiple { get; set; }
+        public bool Inherited { get; set; }
+    }
+
+    public sealed class FlagsAttribute : Attribute { }
+    public sealed class ParamArrayAttribute : Attribute { }
+    public sealed class ObsoleteAttribute : Attribute { public ObsoleteAttribute(string message) { } }
+}
+
+namespace System.Reflection
+{
+    public sealed class DefaultMemberAttribute : Attribute { public DefaultMemberAttribute(string memberName) { } }
+}
+
+namespace System.Runtime
+{
+    // [RuntimeExport("sym")]: the method is emitted under that plain symbol name (asm → C#).
+    [AttributeUsage(AttributeTargets.Method)]
+    internal sealed class RuntimeExportAttribute : Attribute { public RuntimeExportAttribute(string entry) { } }
+
+    // [RuntimeImport("*", "sym")] with InternalCall: a direct call to an asm symbol (C# → asm).
+    [AttributeUsage(AttributeTargets.Method)]
+    internal sealed class RuntimeImportAttribute : Attribute
+    {
+        public RuntimeImportAttribute(string entry) { }
+        public RuntimeImportAttribute(string dllName, string entry) { }
+    }
+}
+
+namespace System.Runtime.CompilerServices
+{
+    internal sealed class IntrinsicAttribute : Attribute { }
+    public sealed class IndexerNameAttribute : Attribute { public IndexerNameAttribute(string indexerName) { } }
+    public sealed class IsVolatile { }
+    public sealed class IsByRefLikeAttribute : Attribute { }
+    public sealed class IsReadOnlyAttribute : Attribute { }
+    public sealed class IsUnmanagedAttribute : Attribute { }
+    public sealed class ExtensionAttribute : Attribute { }
+    public sealed class CompilerGeneratedAttribute : Attribute { }
+    public sealed class FixedBufferAttribute : Attribute { public FixedBufferAttribute(Type elementType, int length) { } }
+    public sealed class InterpolatedStringHandlerAttribute : Attribute { }
+    public sealed class ScopedRefAttribute : Attribute { }
+    public sealed class RefSafetyRulesAttribute : Attribute { public RefSafetyRulesAttribute(int version) { } }
+    public sealed class NullableAttribute : Attribute { public NullableAttribute(byte b) { } public NullableAttribute(byte[] b) { } }
+    public sealed class NullableContextAttribute : Attribute { public NullableContextAttribute(byte b) { } }
+
+    public static class RuntimeFeature
+    {
+        public const string ByRefFields = nameof(ByRefFields);
+        public const string UnmanagedSignatureCallingConvention = nameof(UnmanagedSignatureCallingConvention);
+        public const string DefaultImplementationsOfInterfaces = nameof(DefaultImplementationsOfInterfaces);
+        public const string NumericIntPtr = nameof(NumericIntPtr);
+    }
+
+    public static class RuntimeHelpers
+    {
+        public static unsafe int OffsetToStringData => sizeof(IntPtr) + sizeof(int);
+    }
+
+    public enum MethodImplOptions
+    {
+        NoInlining = 0x0008,
+        NoOptimization = 0x0040,
+        AggressiveInlining = 0x0100,
+        InternalCall = 0x1000,
+    }
+
+    public sealed class MethodImplAttribute : Attribute
+    {
+        public MethodImplAttribute(MethodImplOptions methodImplOptions) { }
+    }
+}
+
+namespace System.Runtime.InteropServices
+{
+    public enum LayoutKind { Sequential = 0, Explicit = 2, Auto = 3 }
+    public enum CharSet { None = 1, Ansi = 2, Unicode = 3, Auto = 4 }
+    public enum CallingConvention { Winapi = 1, Cdecl = 2, StdCall = 3, ThisCall = 4, FastCall = 5 }
+
+    public sealed class StructLayoutAttribute : Attribute
+    {
+        public StructLayoutAttribute(LayoutKind layoutKind) { }
+        public int Pack;
+        public int Size;
+        public CharSet CharSet;
+    }
+    public sealed class FieldOffsetAttribute : Attribute { public FieldOffsetAttribute(int offset) { } }
+    public sealed class InAttribute : Attribute { }
+    public sealed class OutAttribute : Attribute { }
+    public sealed class UnmanagedCallersOnlyAttribute : Attribute
+    {
+        public string EntryPoint;
+        public Type[] CallConvs;
+    }
+    public sealed class SuppressGCTransitionAttribute : Attribute { }
+}
