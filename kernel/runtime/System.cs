@@ -104,6 +104,7 @@ namespace System
     public struct RuntimeMethodHandle { }
     public struct RuntimeFieldHandle { }
     public abstract class Type { }
+    internal sealed class RuntimeType : Type { }
     public class Exception { public Exception() { } public Exception(string message) { } }
 
     public interface IDisposable { void Dispose(); }

@@ -158,10 +158,15 @@ boot_stack:     resb BOOT_STACK_SIZE
 
 section .text
 bits 64
-extern KernelMain
+extern KernelMain, __security_cookie
 higher_half_entry:
     mov rsp, kernel_stack + KERNEL_STACK_SIZE
     xor ebp, ebp
+    ; A per-boot stack canary, set before any managed frame can hold the old one.
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    xor [rel __security_cookie], rax
     mov edi, MB2_BOOT_MAGIC
     mov esi, [boot_info]                    ; physical address of the Multiboot2 information
     call KernelMain

@@ -116,4 +116,28 @@ percy_pause:
     pause
     ret
 
+
+section .text
+extern __kernel_start, __text_start, __text_end, __rodata_start, __rodata_end
+extern __data_start, __bss_start, __kernel_end
+global percy_kernel_layout
+percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
+    lea rax, [rel __kernel_start]
+    mov [rdi], rax
+    lea rax, [rel __text_start]
+    mov [rdi + 8], rax
+    lea rax, [rel __text_end]
+    mov [rdi + 16], rax
+    lea rax, [rel __rodata_start]
+    mov [rdi + 24], rax
+    lea rax, [rel __rodata_end]
+    mov [rdi + 32], rax
+    lea rax, [rel __data_start]
+    mov [rdi + 40], rax
+    lea rax, [rel __bss_start]
+    mov [rdi + 48], rax
+    lea rax, [rel __kernel_end]
+    mov [rdi + 56], rax
+    ret
+
 section .note.GNU-stack noalloc noexec nowrite progbits

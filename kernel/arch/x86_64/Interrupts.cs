@@ -1,0 +1,66 @@
+// Where every interrupt lands (from interrupts.asm). CPU exceptions are fatal unless
+// a handler claims them; legacy IRQs go to the handler registered for their line.
+using System.Runtime;
+
+namespace Percy.Kernel.Arch
+{
+    internal static unsafe class Interrupts
+    {
+        public const int Exceptions = 32;
+        public const int Breakpoint = 3;
+        const int SpuriousMaster = 7, SpuriousSlave = 15;
+
+        static delegate*<void>* s_irqHandlers;
+        static ulong s_breakpoints;
+
+        public static ulong BreakpointCount => s_breakpoints;
+
+        public static void Init()
+        {
+            s_irqHandlers = (delegate*<void>*)Heap.Allocate((ulong)(Pic.Lines * sizeof(void*)));
+            Idt.Build();
+            Idt.LoadThisCpu();
+            Pic.Init();
+        }
+
+        public static void SetIrqHandler(int line, delegate*<void> handler)
+        {
+            s_irqHandlers[line] = handler;
+            Pic.Unmask(line);
+        }
+
+        [RuntimeExport("InterruptDispatch")]
+        static void Dispatch(InterruptFrame* frame)
+        {
+            ulong vector = frame->Vector;
+            if (vector == Breakpoint)
+            {
+                // int3 is a trap: RIP already points past it, so returning resumes.
+                s_breakpoints++;
+                return;
+            }
+            if (vector < Exceptions)
+            {
+                Panic.Exception(frame);
+                return;
+            }
+            if (vector < Pic.VectorBase + Pic.Lines)
+            {
+                int line = (int)vector - Pic.VectorBase;
+                // A spurious IRQ 7/15 is not in service and must not get an EOI on its own PIC.
+                if (line == SpuriousMaster || line == SpuriousSlave)
+                {
+                    if (s_irqHandlers[line] == null)
+                    {
+                        if (line == SpuriousSlave) Pic.EndOfInterruptFor(0);
+                        return;
+                    }
+                }
+                if (s_irqHandlers[line] != null) s_irqHandlers[line]();
+                Pic.EndOfInterruptFor(line);
+                return;
+            }
+            Log.Warn($"interrupts: unexpected vector {vector}");
+        }
+    }
+}

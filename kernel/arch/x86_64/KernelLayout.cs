@@ -1,0 +1,24 @@
+// Where the linker put the kernel's parts (symbols from linker.ld).
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+namespace Percy.Kernel.Arch
+{
+    internal unsafe struct KernelLayout
+    {
+        public ulong Start, TextStart, TextEnd, RodataStart, RodataEnd, DataStart, BssStart, End;
+
+        [RuntimeImport("*", "percy_kernel_layout")] [MethodImpl(MethodImplOptions.InternalCall)]
+        static extern void Read(KernelLayout* layout);
+
+        public static KernelLayout Current
+        {
+            get
+            {
+                KernelLayout layout;
+                Read(&layout);
+                return layout;
+            }
+        }
+    }
+}

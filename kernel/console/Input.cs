@@ -1,0 +1,49 @@
+// Keyboard and serial input meet here: interrupt handlers put bytes into a ring,
+// the shell takes them out and halts the CPU while the ring is empty.
+using Percy.Kernel.Arch;
+
+namespace Percy.Kernel.Console
+{
+    internal static unsafe class Input
+    {
+        const int SerialIrq = 4;
+        const int RingSize = 256;                   // a power of two
+        static byte* s_ring;
+        static uint s_head, s_tail;                 // written only by the IRQ path / only by the reader
+
+        public static void Init()
+        {
+            s_ring = (byte*)Heap.Allocate(RingSize);
+            Interrupts.SetIrqHandler(SerialIrq, &OnSerialInterrupt);
+            Serial.EnableReceiveInterrupt();
+            Keyboard.Init();
+        }
+
+        public static void Put(byte b)
+        {
+            if (s_head - s_tail == RingSize) return;  // full: drop, as a UART would
+            s_ring[s_head++ % RingSize] = b;
+        }
+
+        // Blocks (halting, never spinning) until a byte arrives.
+        public static byte Read()
+        {
+            for (;;)
+            {
+                Cpu.DisableInterrupts();
+                if (s_tail != s_head)
+                {
+                    byte b = s_ring[s_tail++ % RingSize];
+                    Cpu.EnableInterrupts();
+                    return b;
+                }
+                Cpu.WaitForInterrupt();
+            }
+        }
+
+        static void OnSerialInterrupt()
+        {
+            while (Serial.TryRead(out byte b)) Put(b);
+        }
+    }
+}
