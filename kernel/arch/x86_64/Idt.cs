@@ -33,6 +33,11 @@ namespace Percy.Kernel.Arch
             }
         }
 
+        const ulong PresentBit = 1ul << 47;
+
+        public static bool IsPresent(int vector) => (s_table[vector * 2] & PresentBit) != 0;
+        public static bool UsesStack(int vector, byte ist) => (s_table[vector * 2] >> 32 & 7) == ist;
+
         public static void LoadThisCpu()
         {
             DescriptorPointer ptr;
