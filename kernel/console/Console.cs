@@ -9,6 +9,7 @@ namespace Percy.Kernel.Console
             if (b == '\n') Serial.Write((byte)'\r');
             Serial.Write(b);
             Vga.Write(b);
+            FramebufferConsole.Write(b);
         }
 
         public static void Write(string s)

@@ -1,11 +1,23 @@
+// memmove and memset for the runtime and the kernel. Word-at-a-time when both ends
+// are 8-byte aligned: framebuffer scrolls and page copies move megabytes.
 namespace Percy.Kernel
 {
     internal static unsafe class Memory
     {
         public static void Move(byte* dst, byte* src, nuint size)
         {
-            if (dst < src) for (nuint i = 0; i < size; i++) dst[i] = src[i];
-            else for (nuint i = size; i > 0; i--) dst[i - 1] = src[i - 1];
+            bool words = (((nuint)dst | (nuint)src) & 7) == 0;
+            nuint wordBytes = words ? size & ~(nuint)7 : 0;
+            if (dst <= src)
+            {
+                for (nuint i = 0; i < wordBytes; i += 8) *(ulong*)(dst + i) = *(ulong*)(src + i);
+                for (nuint i = wordBytes; i < size; i++) dst[i] = src[i];
+            }
+            else
+            {
+                for (nuint i = size; i > wordBytes; i--) dst[i - 1] = src[i - 1];
+                for (nuint i = wordBytes; i > 0; i -= 8) *(ulong*)(dst + i - 8) = *(ulong*)(src + i - 8);
+            }
         }
 
         public static void Fill(byte* dst, byte value, nuint size)
