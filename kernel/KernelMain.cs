@@ -35,6 +35,7 @@ namespace Percy.Kernel
             Log.Info($"percy: tsc {Clock.TscPerMs / 1000} MHz, boot heap {Heap.Used / 1024} KiB used");
             BuiltinCommands.Register();
             FaultCommands.Register();
+            Power.PowerCommands.Register();
             SelfTest.SelfTests.RegisterCommand();
             SelfTest.CoreTests.Register();
             Log.Info($"percy: ready cpus=1 possible=1 boot_ms={Clock.MillisecondsSinceBoot()}");

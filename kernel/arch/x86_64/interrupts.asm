@@ -64,6 +64,9 @@ isr_common:
     iretq
 
 section .rodata
+empty_idt:
+    dw 0
+    dq 0
 global isr_stub_table
 isr_stub_table:
 %assign v 0
@@ -105,6 +108,15 @@ global percy_breakpoint
 percy_breakpoint:               ; raises #BP, for the interrupt self-test
     int3
     ret
+
+; The last resort of reboot: with an empty IDT, the next exception cannot be
+; delivered, the double fault cannot either, and the CPU resets.
+global percy_triple_fault
+percy_triple_fault:
+    lidt [rel empty_idt]
+    int3
+    hlt
+    jmp percy_triple_fault
 
 global percy_boot_tsc
 percy_boot_tsc:                 ; () -> TSC value read at kernel entry (boot.asm)
