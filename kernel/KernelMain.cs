@@ -2,8 +2,12 @@
 // Multiboot2 magic and the physical address of the boot information. The order of
 // the steps is the boot flow of docs/design.md.
 using System.Runtime;
+using System.Runtime.CompilerServices;
+using Internal.Runtime.CompilerHelpers;
 using Percy.Kernel.Arch;
 using Percy.Kernel.Console;
+using Percy.Kernel.Mm;
+using Percy.Kernel.Multiboot;
 using Percy.Kernel.Shell;
 
 namespace Percy.Kernel
@@ -12,34 +16,76 @@ namespace Percy.Kernel
     {
         public const string Banner = "Percy " + BuildInfo.Version + " (build " + BuildInfo.BuildId + ") x86_64";
 
-        [System.Runtime.RuntimeImport("*", "percy_boot_tsc")]
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.InternalCall)]
+        [RuntimeImport("*", "percy_boot_tsc")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern ulong ReadEntryTsc();
 
         public static ulong EntryTsc => ReadEntryTsc();
         public static uint CpuId => 0;
-        public static byte* CommandLine;
-        public static int CommandLineLength;
+        public static BootInformation Information;
+        public static byte* CommandLine => Information.CommandLine;
+        public static int CommandLineLength => Information.CommandLineLength;
 
         [RuntimeExport("KernelMain")]
         static void KernelMain(uint magic, ulong multibootInfo)
         {
-            Internal.Runtime.CompilerHelpers.StartupCodeHelpers.InitializeModules();
+            StartupCodeHelpers.InitializeModules();
             Serial.Init();
-            Vga.Init(0, 80, 25);
+            Information = new BootInformation();
+            string parseError = null;
+            if (magic != Multiboot2.BootLoaderMagic) parseError = "not started by a Multiboot2 boot loader";
+            else if (!DirectMap.Covers(multibootInfo, Multiboot2.MaxTotalSize)) parseError = "boot information outside mapped memory";
+            else Multiboot2.Parse(DirectMap.ToVirtual(multibootInfo), multibootInfo, Multiboot2.MaxTotalSize, Information, out parseError);
+            string screenError = parseError == null ? Screen.Init(Information) : null;
+
             Log.Info("percy: " + Banner);
             Clock.Calibrate();
+            if (parseError != null) Panic.Fail(parseError);
+            ReportBootWarnings(screenError);
+            Log.Info($"percy: tsc {Clock.TscPerMs / 1000} MHz");
+
             Gdt.InitThisCpu();
             Interrupts.Init();
+            LoadSymbols();
             Input.Init();
-            Log.Info($"percy: tsc {Clock.TscPerMs / 1000} MHz, boot heap {Heap.Used / 1024} KiB used");
+
             BuiltinCommands.Register();
+            MemoryCommands.Register();
             FaultCommands.Register();
             Power.PowerCommands.Register();
             SelfTest.SelfTests.RegisterCommand();
             SelfTest.CoreTests.Register();
+
             Log.Info($"percy: ready cpus=1 possible=1 boot_ms={Clock.MillisecondsSinceBoot()}");
             Shell.Shell.Run();
+        }
+
+        static void ReportBootWarnings(string screenError)
+        {
+            BootWarningList warnings = Information.Warnings;
+            for (int i = 0; i < warnings.Count; i++)
+                Log.Warn($"multiboot2: warning: tag {warnings[i].Code}: {warnings[i].Reason}; skipped");
+            if (warnings.Dropped > 0) Log.Warn($"multiboot2: warning: {warnings.Dropped} more problems not shown");
+            if (screenError != null) Log.Warn($"console: warning: screen not used: {screenError}");
+            TextLine line = $"percy: command line: ";
+            line.AppendBytes(Information.CommandLine, Information.CommandLineLength);
+            Log.Info(line);
+        }
+
+        static void LoadSymbols()
+        {
+            ElfSectionsInfo sections = Information.ElfSections;
+            if (!sections.Present)
+            {
+                Log.Warn("percy: warning: no ELF sections from the boot loader; call traces will not be symbolised");
+                return;
+            }
+            if (ElfSymbolTable.TryCreate(sections.Headers, sections.Count, sections.EntrySize, DirectMap.Offset,
+                                         out ElfSymbolTable symbols, out string error))
+            {
+                Panic.SetSymbolTable(symbols);
+                Log.Info($"percy: {symbols.Count} kernel symbols for panic call traces");
+            }
+            else Log.Warn($"percy: warning: {error}; call traces will not be symbolised");
         }
     }
 }

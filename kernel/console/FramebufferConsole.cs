@@ -4,7 +4,7 @@ namespace Percy.Kernel.Console
 {
     internal static unsafe class FramebufferConsole
     {
-        const uint Foreground = 0xAAAAAA, Background = 0x000000;
+        const uint Foreground = 0xAAAAAA, Background = 0x000000;    // VGA's light grey on black
         const int MinBitsPerPixel = 16;
 
         static byte* s_base;
@@ -34,7 +34,7 @@ namespace Percy.Kernel.Console
             s_rows = (int)height / s_cellHeight;
             if (s_columns == 0 || s_rows == 0) return false;
             s_base = framebuffer;
-            for (uint y = 0; y < height; y++) FillRow(y, 0, width, Background);
+            Memory.Fill(framebuffer, 0, (nuint)(pitch * height));   // black, whatever the pixel layout
             return true;
         }
 

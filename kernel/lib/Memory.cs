@@ -22,7 +22,10 @@ namespace Percy.Kernel
 
         public static void Fill(byte* dst, byte value, nuint size)
         {
-            for (nuint i = 0; i < size; i++) dst[i] = value;
+            nuint wordBytes = ((nuint)dst & 7) == 0 ? size & ~(nuint)7 : 0;
+            ulong pattern = value * 0x0101010101010101ul;
+            for (nuint i = 0; i < wordBytes; i += 8) *(ulong*)(dst + i) = pattern;
+            for (nuint i = wordBytes; i < size; i++) dst[i] = value;
         }
     }
 }

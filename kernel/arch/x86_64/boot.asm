@@ -18,6 +18,9 @@
 %define CR0_EM           (1 << 2)
 %define CR0_PG           (1 << 31)
 %define BOOT_STACK_SIZE  4096
+%define FB_WIDTH         1024
+%define FB_HEIGHT        768
+%define FB_DEPTH         32
 %define KERNEL_STACK_SIZE (64 * 1024)
 
 section .multiboot2 align=8
@@ -29,6 +32,12 @@ mb2_header:
     align 8
     dw 6, 0                                 ; module alignment: boot modules page-aligned
     dd 8
+    align 8
+    ; Framebuffer request, optional: UEFI has no text mode, so without this GRUB leaves
+    ; the kernel no screen at all. BIOS boots keep VGA text (grub.cfg sets gfxpayload=text).
+    dw 5, 1
+    dd 20
+    dd FB_WIDTH, FB_HEIGHT, FB_DEPTH
     align 8
     dw 0, 0                                 ; end tag
     dd 8
@@ -159,6 +168,7 @@ boot_stack:     resb BOOT_STACK_SIZE
 section .text
 bits 64
 extern KernelMain, __security_cookie
+global higher_half_entry:function
 higher_half_entry:
     mov rsp, kernel_stack + KERNEL_STACK_SIZE
     xor ebp, ebp
