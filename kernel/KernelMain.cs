@@ -47,6 +47,7 @@ namespace Percy.Kernel
             Interrupts.Init();
             LoadSymbols();
             Input.Init();
+            Acpi.AcpiBoot.Init(Information);
 
             BuiltinCommands.Register();
             MemoryCommands.Register();
