@@ -1,0 +1,107 @@
+namespace Percy.Build;
+
+/// <summary>What goes into the ISO besides the kernel.</summary>
+internal sealed record IsoOptions(string Cmdline, IReadOnlyList<FileInfo> Modules)
+{
+    public static IsoOptions Default { get; } = new(string.Empty, []);
+}
+
+/// <summary>Builds iso/out/percy.iso, a hybrid BIOS + UEFI image made by grub-mkrescue.</summary>
+internal static class IsoBuild
+{
+    private const string KernelPathInIso = "boot/percy.elf";
+    private const string GrubConfigPathInIso = "boot/grub/grub.cfg";
+
+    public static async Task<string> BuildAsync(IsoOptions options, CancellationToken cancellationToken)
+    {
+        // Reject bad input before spending time on the kernel.
+        string? cmdlineError = GrubConfig.ValidateCmdline(options.Cmdline);
+        if (cmdlineError is not null)
+        {
+            throw new BuildException("iso: " + cmdlineError, exitCode: ExitCodes.Usage);
+        }
+
+        IReadOnlyList<string> moduleNames = ValidateModules(options.Modules);
+        if (!File.Exists(Paths.GrubTemplate))
+        {
+            throw new BuildException($"iso: {Paths.Display(Paths.GrubTemplate)} is missing; restore it from git");
+        }
+
+        string template = await File.ReadAllTextAsync(Paths.GrubTemplate, cancellationToken);
+        string grubConfig = GrubConfig.Render(template, options.Cmdline, moduleNames);
+
+        string elf = await KernelBuild.BuildAsync(cancellationToken);
+        Stage(elf, grubConfig, options.Modules);
+
+        // Write beside the target and rename, so a failed run never leaves a truncated ISO
+        // where tests or QEMU would pick it up.
+        string partial = Paths.Iso + ".partial";
+        File.Delete(partial);
+        await Ui.StepAsync("iso: grub-mkrescue", _ => Tool.RunCheckedAsync(
+            "grub-mkrescue",
+            ["-o", partial, Paths.IsoStaging],
+            "iso: grub-mkrescue",
+            "see its output above; ./build.sh deps checks grub-pc-bin, grub-efi-amd64-bin, xorriso and mtools",
+            cancellationToken));
+        File.Move(partial, Paths.Iso, overwrite: true);
+
+        string modulesNote = moduleNames.Count > 0 ? $", modules: {string.Join(' ', moduleNames)}" : string.Empty;
+        string cmdlineNote = options.Cmdline.Length > 0 ? $", cmdline: {options.Cmdline}" : string.Empty;
+        Ui.Success($"iso: {Paths.Display(Paths.Iso)} ({Ui.FormatSize(new FileInfo(Paths.Iso).Length)}{cmdlineNote}{modulesNote})");
+        return Paths.Iso;
+    }
+
+    private static IReadOnlyList<string> ValidateModules(IReadOnlyList<FileInfo> modules)
+    {
+        var names = new List<string>(modules.Count);
+        foreach (FileInfo module in modules)
+        {
+            if (!module.Exists)
+            {
+                throw new BuildException($"iso: module file '{module.FullName}' does not exist", exitCode: ExitCodes.Usage);
+            }
+
+            string? nameError = GrubConfig.ValidateModuleName(module.Name);
+            if (nameError is not null)
+            {
+                throw new BuildException("iso: " + nameError, exitCode: ExitCodes.Usage);
+            }
+
+            if (names.Contains(module.Name, StringComparer.Ordinal))
+            {
+                throw new BuildException($"iso: two modules are named '{module.Name}'; module names must be unique", exitCode: ExitCodes.Usage);
+            }
+
+            names.Add(module.Name);
+        }
+
+        return names;
+    }
+
+    // The staging tree is rebuilt from scratch so a module dropped from the command line
+    // does not linger in the next ISO.
+    private static void Stage(string elf, string grubConfig, IReadOnlyList<FileInfo> modules)
+    {
+        if (Directory.Exists(Paths.IsoStaging))
+        {
+            Directory.Delete(Paths.IsoStaging, recursive: true);
+        }
+
+        string kernelTarget = Path.Combine(Paths.IsoStaging, KernelPathInIso);
+        string grubTarget = Path.Combine(Paths.IsoStaging, GrubConfigPathInIso);
+        Directory.CreateDirectory(Path.GetDirectoryName(kernelTarget)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(grubTarget)!);
+        File.Copy(elf, kernelTarget);
+        File.WriteAllText(grubTarget, grubConfig);
+
+        if (modules.Count > 0)
+        {
+            string modulesDirectory = Path.Combine(Paths.IsoStaging, GrubConfig.ModulesDirectory.TrimStart('/'));
+            Directory.CreateDirectory(modulesDirectory);
+            foreach (FileInfo module in modules)
+            {
+                module.CopyTo(Path.Combine(modulesDirectory, module.Name));
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.CommandLine;
+using System.Globalization;
+using System.CommandLine.Parsing;
+
+namespace Percy.Build;
+
+/// <summary>Command-line wiring: one subcommand per target; the work lives in the target classes.</summary>
+internal static class Program
+{
+    private const string DriverName = "build";
+
+    public static async Task<int> Main(string[] args)
+    {
+        RootCommand root = CreateRootCommand();
+        if (args.Length == 0)
+        {
+            // A bare ./build.sh is a request for orientation, not an error to decode.
+            root.Parse(["--help"]).Invoke();
+            return ExitCodes.Usage;
+        }
+
+        ParseResult parseResult = root.Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            ReportUsageErrors(parseResult);
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            return await parseResult.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (BuildException e)
+        {
+            if (e.ToolOutput is not null)
+            {
+                Ui.ToolOutput(e.ToolOutput);
+            }
+
+            Ui.Error(e.Message);
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            Ui.Error($"{DriverName}: interrupted");
+            return ExitCodes.Interrupted;
+        }
+    }
+
+    private static RootCommand CreateRootCommand()
+    {
+        var root = new RootCommand("Percy build driver: builds the kernel and its ISO, runs it in QEMU, runs the tests.");
+        root.Subcommands.Add(CreateDepsCommand());
+        root.Subcommands.Add(CreateKernelCommand());
+        root.Subcommands.Add(CreateIsoCommand());
+        root.Subcommands.Add(CreateRunCommand());
+        root.Subcommands.Add(CreateTestCommand());
+        root.Subcommands.Add(CreateCleanCommand());
+        return root;
+    }
+
+    private static Command CreateDepsCommand()
+    {
+        var command = new Command("deps", "Check the host packages (dpkg); install missing ones when root, else print the apt-get command.");
+        command.SetAction(async (_, cancellationToken) =>
+        {
+            await Deps.EnsureAsync(cancellationToken);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command CreateKernelCommand()
+    {
+        var command = new Command("kernel", "Build iso/out/percy.elf: dotnet publish (NativeAOT), nasm, ld.");
+        command.SetAction(async (_, cancellationToken) =>
+        {
+            await KernelBuild.BuildAsync(cancellationToken);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command CreateIsoCommand()
+    {
+        Option<string> cmdline = CreateCmdlineOption();
+        var modules = new Option<FileInfo[]>("--add-module")
+        {
+            Description = "Put FILE into /boot/modules/ in the ISO and load it as a Multiboot2 module (repeatable).",
+            HelpName = "FILE",
+            DefaultValueFactory = _ => [],
+        };
+        modules.Validators.Add(result =>
+        {
+            foreach (FileInfo module in result.GetValueOrDefault<FileInfo[]>() ?? [])
+            {
+                string? error = !module.Exists
+                    ? $"--add-module file '{module.FullName}' does not exist"
+                    : GrubConfig.ValidateModuleName(module.Name);
+                if (error is not null)
+                {
+                    result.AddError(error);
+                    return;
+                }
+            }
+        });
+
+        var command = new Command("iso", "Build iso/out/percy.iso (hybrid BIOS + UEFI) from iso/grub.cfg.") { cmdline, modules };
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var options = new IsoOptions(parseResult.GetValue(cmdline) ?? string.Empty, parseResult.GetValue(modules) ?? []);
+            await IsoBuild.BuildAsync(options, cancellationToken);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command CreateRunCommand()
+    {
+        var cpus = new Option<int>("--smp")
+        {
+            Description = $"Number of CPUs ({QemuOptions.MinCpus}..{QemuOptions.MaxCpus}).",
+            HelpName = "N",
+            DefaultValueFactory = _ => QemuOptions.DefaultCpus,
+
+            // Parsed here rather than by the default converter so that "--smp x" gets the
+            // same one-line message as "--smp 0".
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;
+                string? error = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+                    ? QemuOptions.ValidateCpus(value)
+                    : $"--smp must be a number between {QemuOptions.MinCpus} and {QemuOptions.MaxCpus} (got '{text}')";
+                if (error is not null)
+                {
+                    result.AddError(error);
+                }
+
+                return value;
+            },
+        };
+
+        var memory = new Option<string>("--mem")
+        {
+            Description = "Guest memory, e.g. 512M or 4G.",
+            HelpName = "SIZE",
+            DefaultValueFactory = _ => QemuOptions.DefaultMemory,
+        };
+        AddCheck(memory, QemuOptions.ValidateMemory);
+
+        var machine = new Option<string>("--machine")
+        {
+            Description = $"QEMU machine type: {string.Join(" or ", QemuOptions.Machines)}.",
+            HelpName = "TYPE",
+            DefaultValueFactory = _ => QemuOptions.DefaultMachine,
+        };
+        AddCheck(machine, QemuOptions.ValidateMachine);
+
+        var uefi = new Option<bool>("--uefi") { Description = $"Boot with UEFI firmware ({QemuRunner.OvmfFirmware}) instead of BIOS." };
+        Option<string> cmdline = CreateCmdlineOption();
+
+        var command = new Command("run", "Build the ISO and boot it in QEMU with the serial console on this terminal.")
+        {
+            cpus, memory, machine, uefi, cmdline,
+        };
+        command.SetAction((parseResult, cancellationToken) =>
+        {
+            var options = new QemuOptions(
+                parseResult.GetValue(cpus),
+                parseResult.GetValue(memory)!,
+                parseResult.GetValue(machine)!,
+                parseResult.GetValue(uefi));
+            return RunTarget.RunAsync(options, parseResult.GetValue(cmdline) ?? string.Empty, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command CreateTestCommand()
+    {
+        var filter = new Option<string>("--filter")
+        {
+            Description = "Run only matching tests (passed to dotnet test --filter).",
+            HelpName = "EXPR",
+        };
+
+        var command = new Command("test", "Build the ISO, then run tests/Percy.Tests and tests/Percy.Qemu.Tests.") { filter };
+        command.SetAction((parseResult, cancellationToken) => TestRunner.RunAsync(parseResult.GetValue(filter), cancellationToken));
+        return command;
+    }
+
+    private static Command CreateCleanCommand()
+    {
+        var command = new Command("clean", "Remove iso/out and the bin/obj directories of the kernel and the tests.");
+        command.SetAction(_ => Clean.Run());
+        return command;
+    }
+
+    private static Option<string> CreateCmdlineOption()
+    {
+        var option = new Option<string>("--cmdline")
+        {
+            Description = "Kernel command line, written into grub.cfg (printable ASCII; no quotes, \\ $ ; | & < > { } #).",
+            HelpName = "TEXT",
+            DefaultValueFactory = _ => string.Empty,
+        };
+        AddCheck(option, GrubConfig.ValidateCmdline);
+        return option;
+    }
+
+    // Validation at parse time reports bad options before any build step runs. Only for
+    // string options: their conversion cannot fail, so the value is always there to check.
+    private static void AddCheck(Option<string> option, Func<string, string?> check)
+    {
+        option.Validators.Add(result =>
+        {
+            string? value = result.GetValueOrDefault<string>();
+            string? error = value is null ? null : check(value);
+            if (error is not null)
+            {
+                result.AddError(error);
+            }
+        });
+    }
+
+    // Always one line, however many errors System.CommandLine found or however many lines
+    // one of its messages has.
+    private static void ReportUsageErrors(ParseResult parseResult)
+    {
+        string command = parseResult.CommandResult.Command is RootCommand ? DriverName : parseResult.CommandResult.Command.Name;
+        string message = string.Join("; ", parseResult.Errors.Select(e => OneLine(e.Message).TrimEnd('.')).Distinct());
+        Ui.Error($"{command}: {message} (see ./build.sh {(command == DriverName ? string.Empty : command + " ")}--help)");
+    }
+
+    private static string OneLine(string text)
+        => string.Join(' ', text.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()));
+}

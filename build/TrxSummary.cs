@@ -1,0 +1,69 @@
+using System.Xml.Linq;
+
+namespace Percy.Build;
+
+/// <summary>Test counts, added up across projects.</summary>
+internal readonly record struct TestCounts(int Passed, int Failed, int Skipped)
+{
+    public int Total => Passed + Failed + Skipped;
+
+    public static TestCounts operator +(TestCounts a, TestCounts b)
+        => new(a.Passed + b.Passed, a.Failed + b.Failed, a.Skipped + b.Skipped);
+}
+
+/// <summary>
+/// Counts the test results in Visual Studio test result (.trx) files, which dotnet test
+/// writes with --logger trx. They are exact, unlike scraping the console summary.
+/// </summary>
+internal static class TrxSummary
+{
+    private const string PassedOutcome = "Passed";
+
+    // xunit's skipped tests are "NotExecuted" results; the <Counters> element does not count
+    // them at all, which is why each result is read instead.
+    private static readonly string[] s_skippedOutcomes = ["NotExecuted", "Inconclusive", "Pending"];
+
+    public static TestCounts Read(string directory)
+    {
+        var counts = new TestCounts();
+        if (!Directory.Exists(directory))
+        {
+            return counts;
+        }
+
+        foreach (string file in Directory.EnumerateFiles(directory, "*.trx", SearchOption.AllDirectories))
+        {
+            counts += ReadFile(file);
+        }
+
+        return counts;
+    }
+
+    private static TestCounts ReadFile(string file)
+    {
+        XElement? results = XDocument.Load(file).Root?.Elements().FirstOrDefault(e => e.Name.LocalName == "Results");
+        int passed = 0, failed = 0, skipped = 0;
+
+        // Only direct children: data-driven runners nest per-row results inside a parent
+        // result that already carries the combined outcome.
+        foreach (XElement result in results?.Elements().Where(e => e.Name.LocalName == "UnitTestResult") ?? [])
+        {
+            string outcome = result.Attribute("outcome")?.Value ?? string.Empty;
+            if (outcome == PassedOutcome)
+            {
+                passed++;
+            }
+            else if (s_skippedOutcomes.Contains(outcome))
+            {
+                skipped++;
+            }
+            else
+            {
+                // Failed, Error, Timeout, Aborted, ...: anything else counts against the run.
+                failed++;
+            }
+        }
+
+        return new TestCounts(passed, failed, skipped);
+    }
+}
