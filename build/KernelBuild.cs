@@ -29,14 +29,20 @@ internal static class KernelBuild
         string buildId = await BuildInfo.GetBuildIdAsync(cancellationToken);
         Directory.CreateDirectory(Paths.Objects);
 
-        await Ui.StepAsync("kernel: dotnet publish", _ => PublishAsync(buildId, cancellationToken));
+        // Diagnostics of successful steps are printed after each step, not during it, so they
+        // do not tear through the live progress display.
+        var diagnostics = new List<string>();
+        await Ui.StepAsync("kernel: dotnet publish", _ => PublishAsync(buildId, diagnostics, cancellationToken));
+        ShowDiagnostics(diagnostics);
         string managedObject = FindManagedObject();
 
         IReadOnlyList<string> sources = FindAssemblySources();
-        List<string> asmObjects = await Ui.StepAsync($"kernel: nasm ({sources.Count} files)", _ => AssembleAsync(sources, cancellationToken));
+        List<string> asmObjects = await Ui.StepAsync($"kernel: nasm ({sources.Count} files)", _ => AssembleAsync(sources, diagnostics, cancellationToken));
+        ShowDiagnostics(diagnostics);
 
         string elf = Paths.KernelElf;
-        await Ui.StepAsync("kernel: ld", _ => LinkAsync([.. asmObjects, managedObject], elf, cancellationToken));
+        await Ui.StepAsync("kernel: ld", _ => LinkAsync([.. asmObjects, managedObject], elf, diagnostics, cancellationToken));
+        ShowDiagnostics(diagnostics);
         await VerifyMultibootAsync(elf, cancellationToken);
 
         Ui.Success($"kernel: {Paths.Display(elf)} ({Ui.FormatSize(new FileInfo(elf).Length)}, {BuildInfo.Version} {buildId})");
@@ -44,7 +50,7 @@ internal static class KernelBuild
         return elf;
     }
 
-    private static async Task PublishAsync(string buildId, CancellationToken cancellationToken)
+    private static async Task PublishAsync(string buildId, List<string> diagnostics, CancellationToken cancellationToken)
     {
         string project = Path.Combine(Paths.Kernel, KernelProject);
         ToolResult result = await Tool.RunCheckedAsync(
@@ -66,7 +72,7 @@ internal static class KernelBuild
             cancellationToken);
 
         // Quiet verbosity prints only diagnostics, so anything left is a warning worth seeing.
-        ShowWarnings(result.Output);
+        diagnostics.Add(result.Output);
     }
 
     // The object's directory depends on the target framework in the kernel's csproj; the
@@ -109,7 +115,7 @@ internal static class KernelBuild
         return sources;
     }
 
-    private static async Task<List<string>> AssembleAsync(IReadOnlyList<string> sources, CancellationToken cancellationToken)
+    private static async Task<List<string>> AssembleAsync(IReadOnlyList<string> sources, List<string> diagnostics, CancellationToken cancellationToken)
     {
         var objects = new List<string>(sources.Count);
         foreach (string source in sources)
@@ -126,14 +132,14 @@ internal static class KernelBuild
                 $"kernel: nasm {Paths.Display(source)}",
                 "fix the assembly error above, then run ./build.sh kernel",
                 cancellationToken);
-            ShowWarnings(result.Output);
+            diagnostics.Add(result.Output);
             objects.Add(output);
         }
 
         return objects;
     }
 
-    private static async Task LinkAsync(IReadOnlyList<string> objects, string elf, CancellationToken cancellationToken)
+    private static async Task LinkAsync(IReadOnlyList<string> objects, string elf, List<string> diagnostics, CancellationToken cancellationToken)
     {
         string script = Path.Combine(Paths.Kernel, LinkerScript);
         string map = Path.Combine(Paths.Objects, "percy.ld.map");
@@ -143,7 +149,7 @@ internal static class KernelBuild
             "kernel: ld",
             "an undefined symbol usually means a missing asm routine or runtime helper; fix it, then run ./build.sh kernel",
             cancellationToken);
-        ShowWarnings(result.Output);
+        diagnostics.Add(result.Output);
     }
 
     // Catches a broken header or load address here rather than as a silent GRUB error in QEMU.
@@ -158,11 +164,13 @@ internal static class KernelBuild
         }
     }
 
-    private static void ShowWarnings(string output)
+    private static void ShowDiagnostics(List<string> outputs)
     {
-        foreach (string line in output.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).Distinct())
+        foreach (string line in outputs.SelectMany(o => o.Split('\n')).Select(l => l.TrimEnd()).Where(l => l.Length > 0).Distinct())
         {
             Ui.ToolWarning(line);
         }
+
+        outputs.Clear();
     }
 }

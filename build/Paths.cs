@@ -5,7 +5,11 @@ internal static class Paths
 {
     private const string DriverProject = "build/Percy.Build.csproj";
 
-    public static string Root { get; } = FindRoot();
+    private static string? s_root;
+
+    // Found on first use rather than in a static initializer, so a failure surfaces as the
+    // BuildException itself instead of a TypeInitializationException.
+    public static string Root => s_root ??= FindRoot();
 
     public static string Kernel => Path.Combine(Root, "kernel");
 

@@ -56,7 +56,7 @@ internal static class Tool
         }
         catch (Win32Exception)
         {
-            throw new BuildException($"build: '{program}' was not found on PATH; run ./build.sh deps (or install it) and try again");
+            throw new BuildException($"build: '{program}' is not on PATH; install it and try again (./build.sh deps checks the packages the build needs)");
         }
 
         lock (gate)

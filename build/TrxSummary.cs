@@ -5,8 +5,6 @@ namespace Percy.Build;
 /// <summary>Test counts, added up across projects.</summary>
 internal readonly record struct TestCounts(int Passed, int Failed, int Skipped)
 {
-    public int Total => Passed + Failed + Skipped;
-
     public static TestCounts operator +(TestCounts a, TestCounts b)
         => new(a.Passed + b.Passed, a.Failed + b.Failed, a.Skipped + b.Skipped);
 }
