@@ -12,6 +12,11 @@ internal static class IsoBuild
     private const string KernelPathInIso = "boot/percy.elf";
     private const string GrubConfigPathInIso = "boot/grub/grub.cfg";
 
+    // The screen font for GRUB framebuffers (every UEFI boot): grub-common's ASCII font,
+    // passed to the kernel as the boot module named "font" (see iso/grub.cfg).
+    private const string FontSource = "/usr/share/grub/ascii.pf2";
+    private const string FontPathInIso = "boot/font.pf2";
+
     public static async Task<string> BuildAsync(IsoOptions options, CancellationToken cancellationToken)
     {
         // Reject bad input before spending time on the kernel.
@@ -93,6 +98,12 @@ internal static class IsoBuild
         Directory.CreateDirectory(Path.GetDirectoryName(grubTarget)!);
         File.Copy(elf, kernelTarget);
         File.WriteAllText(grubTarget, grubConfig);
+        if (!File.Exists(FontSource))
+        {
+            throw new BuildException($"iso: {FontSource} is missing; run ./build.sh deps (package grub-common)");
+        }
+
+        File.Copy(FontSource, Path.Combine(Paths.IsoStaging, FontPathInIso));
 
         if (modules.Count > 0)
         {
