@@ -1,11 +1,13 @@
 ; Boot stub: GRUB enters here in 32-bit protected mode (Multiboot2, paging off).
-; We build a temporary address space that maps the first 4 GiB one-to-one and the
-; kernel image at -2 GiB, switch to long mode and call the C# KernelMain.
+; We build a temporary address space that maps the first 4 GiB one-to-one and at the
+; direct-map base, and the kernel image at -2 GiB, switch to long mode and call the
+; C# KernelMain. The kernel replaces these tables with its own (kernel/mm/).
 ; Everything in this file before long_mode_entry runs at physical addresses.
 
 %define MB2_MAGIC        0xE85250D6
 %define MB2_BOOT_MAGIC   0x36D76289
 %define KERNEL_VMA       0xFFFFFFFF80000000
+%define DIRECT_MAP_SLOT  256                ; AddressSpace.DirectMapFirstSlot
 %define PAGE_PRESENT_RW  0x3
 %define PAGE_HUGE        0x80
 %define EFER_MSR         0xC0000080
@@ -93,7 +95,10 @@ _start:
     mov [boot_pdpt_low + 24], eax
     ; ... and the high PDPT's slot 510 maps -2 GiB onto physical 0..1 GiB.
     mov dword [boot_pdpt_high + 510 * 8], boot_pd + PAGE_PRESENT_RW
+    ; The same low 4 GiB also appear at the direct-map base (PML4 slot 256), so pointers
+    ; the kernel derives at boot stay valid when it switches to its own tables.
     mov dword [boot_pml4], boot_pdpt_low + PAGE_PRESENT_RW
+    mov dword [boot_pml4 + DIRECT_MAP_SLOT * 8], boot_pdpt_low + PAGE_PRESENT_RW
     mov dword [boot_pml4 + 511 * 8], boot_pdpt_high + PAGE_PRESENT_RW
 
     mov eax, boot_pml4
