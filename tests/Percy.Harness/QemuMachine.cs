@@ -21,12 +21,14 @@ namespace Percy.Harness;
 /// </summary>
 public sealed class QemuMachine : IDisposable
 {
-    private static readonly SemaphoreSlim s_slots = new(MaxConcurrent, MaxConcurrent);
+    // Declared first: static initialisers run in textual order.
+    private static readonly int s_maxConcurrent =
+        int.TryParse(Environment.GetEnvironmentVariable("PERCY_QEMU_SLOTS"), out var n) && n > 0 ? n : 2;
+    private static readonly SemaphoreSlim s_slots = new(s_maxConcurrent, s_maxConcurrent);
     private static readonly HashSet<QemuMachine> s_live = new();
 
     /// <summary>QEMUs allowed at once in this process: $PERCY_QEMU_SLOTS, default 2 (the host has 2 cores).</summary>
-    public static int MaxConcurrent { get; } =
-        int.TryParse(Environment.GetEnvironmentVariable("PERCY_QEMU_SLOTS"), out var n) && n > 0 ? n : 2;
+    public static int MaxConcurrent => s_maxConcurrent;
 
     /// <summary>How long <see cref="Start"/> waits for a free QEMU slot.</summary>
     public static TimeSpan SlotWaitLimit { get; set; } = TimeSpan.FromMinutes(20);
@@ -318,14 +320,8 @@ public sealed class QemuMachine : IDisposable
     /// <summary>Waits for QEMU to exit and returns its exit code.</summary>
     public int WaitForExit(TimeSpan? timeout = null)
     {
-        WaitUntil(() => _eof && _exitCode is not null, "QEMU to exit", timeout, failOnExit: false);
-        lock (_gate)
-        {
-            if (_hardTimedOut) // it "exited" because the hard timeout killed it
-                throw new QemuTimeoutException(Describe(
-                    $"hard timeout: QEMU ran for {Options.Timeout.TotalSeconds:0.#} s (the limit) while waiting for QEMU to exit; killed"));
-            return _exitCode!.Value;
-        }
+        WaitUntil(() => _eof && _exitCode is not null && !_hardTimedOut, "QEMU to exit", timeout, failOnExit: false);
+        lock (_gate) return _exitCode!.Value;
     }
 
     /// <summary>The last <paramref name="count"/> lines (the partial line included), for messages.</summary>
@@ -463,27 +459,30 @@ public sealed class QemuMachine : IDisposable
             while (true)
             {
                 if (done()) return;
-                if (_hardTimedOut)
-                    throw new QemuTimeoutException(Describe(
-                        $"hard timeout: QEMU ran for {Options.Timeout.TotalSeconds:0.#} s (the limit) while waiting for {what}; killed"));
+                if (_hardTimedOut) break;
                 if (_eof && _exitCode is not null && failOnExit)
                     throw new QemuException(Describe($"QEMU exited with code {_exitCode} while waiting for {what}"));
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
-                    if (deadline >= _hardDeadlineUtc)
-                    {
-                        // The timer may lag a little: treat as the hard timeout and stop QEMU now.
-                        _hardTimedOut = true;
-                        ThreadPool.QueueUserWorkItem(_ => Kill());
-                        throw new QemuTimeoutException(Describe(
-                            $"hard timeout: QEMU ran for {Options.Timeout.TotalSeconds:0.#} s (the limit) while waiting for {what}; killed"));
-                    }
-                    throw new QemuTimeoutException(Describe($"timed out after {timeout!.Value.TotalSeconds:0.#} s waiting for {what}"));
+                    if (deadline < _hardDeadlineUtc)
+                        throw new QemuTimeoutException(Describe($"timed out after {timeout!.Value.TotalSeconds:0.#} s waiting for {what}"));
+                    _hardTimedOut = true; // the timer may lag a little behind the deadline
+                    break;
                 }
                 Monitor.Wait(_gate, left < TimeSpan.FromMilliseconds(500) ? left : TimeSpan.FromMilliseconds(500));
             }
         }
+
+        // Hard timeout: make sure QEMU is gone and its last output read, then fail.
+        Kill();
+        lock (_gate)
+        {
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (!_eof && DateTime.UtcNow < until) Monitor.Wait(_gate, 100);
+        }
+        throw new QemuTimeoutException(Describe(
+            $"hard timeout: QEMU ran for {Options.Timeout.TotalSeconds:0.#} s (the limit) while waiting for {what}; killed"));
     }
 
     private string Describe(string problem)

@@ -21,7 +21,9 @@ public sealed record PromptMark(int LineIndex, int Column, string Prefix, long T
 /// <summary>
 /// Turns a stream of terminal output into lines, the way a terminal would show them:
 /// '\r' is dropped (the brief: serial lines end "\r\n", GRUB also emits stray '\r'),
-/// ANSI/VT100 escape sequences are removed (ESC[K erases to the end of the line), '\b' moves
+/// ANSI/VT100 escape sequences are removed (ESC[K erases to the end of the line, cursor
+/// moves within the line are followed: ESC[D, ESC[C, ESC[G, and the column of ESC[r;cH,
+/// which GRUB uses for every character it echoes), '\b' moves
 /// the cursor left so "\b \b" erases a character, other control characters are dropped.
 /// Also records every place where the line so far ends with the prompt (which has no
 /// newline after it). Pure logic: not thread-safe, the caller locks.
@@ -148,8 +150,8 @@ public sealed class TerminalLineAssembler
         switch (final)
         {
             case 'K': // erase in line
-                var mode = args.Length == 0 ? 0 : N(0);
-                if (args == "0" || args.Length == 0) _line.Length = Math.Min(_line.Length, _cursor);
+                var mode = int.TryParse(args, out var k) ? k : 0;
+                if (mode == 0) _line.Length = Math.Min(_line.Length, _cursor);
                 else if (mode == 2) { _line.Clear(); _cursor = 0; }
                 else if (mode == 1) for (int i = 0; i < Math.Min(_cursor, _line.Length); i++) _line[i] = ' ';
                 break;
@@ -160,10 +162,24 @@ public sealed class TerminalLineAssembler
                 _cursor = Math.Min(_line.Length, _cursor + N(1));
                 break;
             case 'G': // cursor to column
-                _cursor = Math.Min(_line.Length, N(1) - 1);
+                MoveToColumn(N(1) - 1);
                 break;
+            case 'H': // cursor position "row;col": GRUB positions every character this way.
+            case 'f': // Rows are ignored: output is taken as one stream of lines.
+            {
+                var parts = args.Split(';');
+                MoveToColumn(parts.Length > 1 && int.TryParse(parts[1], out var col) && col > 0 ? col - 1 : 0);
+                break;
+            }
             // Everything else (colours, clear screen, cursor home, modes) has no effect on lines.
         }
+    }
+
+    private void MoveToColumn(int col)
+    {
+        col = Math.Clamp(col, 0, 4096);
+        while (_line.Length < col) _line.Append(' ');
+        _cursor = col;
     }
 
     private void Complete(long nowMs)

@@ -52,6 +52,14 @@ public class TerminalLineTests
     }
 
     [Fact]
+    public void Grub_style_absolute_cursor_positioning()
+    {
+        // What GRUB sends when "abx", backspace, "c" is typed at its prompt.
+        var (lines, _, _) = Feed("grub> \x1b[9;7Ha\x1b[9;8H\x1b[9;8Hb\x1b[9;9H\x1b[9;9Hx\x1b[9;10H\x1b[9;9H\x1b[9;9H \x1b[9;9H\x1b[9;9Hc\x1b[9;10H\n\r");
+        Assert.Equal("grub> abc", Assert.Single(lines).Text);
+    }
+
+    [Fact]
     public void Backspace_at_column_zero_stays_put()
     {
         var (lines, _, _) = Feed("\b\b\bab\r\n");
