@@ -1,28 +1,41 @@
-// The boot heap: a bump allocator over a fixed arena in .bss. It serves the runtime's
-// object allocations and boot-time tables until the memory subsystem takes over;
-// nothing allocated here is ever freed.
+// The kernel's allocation front door, used by the runtime (`new`) and kernel code.
+// Until the page allocator runs, memory comes from the boot arena, a bump allocator
+// over a fixed region in .bss whose objects live forever; after that, from the kernel
+// heap (kernel/mm/KernelHeap.cs), which can free.
+using Percy.Kernel.Mm;
+
 namespace Percy.Kernel
 {
     internal static unsafe class Heap
     {
-        const ulong ArenaSize = 4 * 1024 * 1024;
+        const ulong ArenaSize = 1 * 1024 * 1024;
         const ulong Alignment = 16;
 
         unsafe struct Arena { public fixed byte Bytes[(int)ArenaSize]; }
         static Arena s_arena;
         static ulong s_used;
 
-        public static ulong Used => s_used;
-        public static ulong Size => ArenaSize;
+        public static ulong BootArenaUsed => s_used;
+        public static ulong BootArenaSize => ArenaSize;
 
-        // Zeroed memory: .bss starts zeroed and nothing is ever returned.
+        // Zeroed memory; panics when memory is exhausted.
         public static void* Allocate(ulong size)
         {
+            if (KernelHeap.Ready)
+            {
+                void* p = KernelHeap.Allocate(size);
+                if (p == null) Panic.Fail($"out of memory: kernel heap cannot allocate {size} bytes");
+                return p;
+            }
             ulong start = (s_used + Alignment - 1) & ~(Alignment - 1);
             if (size > ArenaSize || start > ArenaSize - size)
-                Panic.Fail("boot heap exhausted");
+                Panic.Fail("boot arena exhausted");
             s_used = start + size;
+            // .bss starts zeroed and the arena never reuses memory.
             fixed (byte* arena = s_arena.Bytes) return arena + start;
         }
+
+        // Returns memory to the kernel heap; false for boot-arena or foreign pointers.
+        public static bool Free(void* p) => KernelHeap.Ready && KernelHeap.Free(p);
     }
 }

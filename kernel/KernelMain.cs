@@ -46,8 +46,15 @@ namespace Percy.Kernel
             Gdt.InitThisCpu();
             Interrupts.Init();
             LoadSymbols();
-            Input.Init();
+
+            PhysicalMemory.InitBootmem(Information);
             Acpi.AcpiBoot.Init(Information);
+            KernelPageTables.Build(Acpi.AcpiBoot.PossibleCpuCount(), Information.Framebuffer);
+            PhysicalMemory.StartPageAllocator();
+            KernelPageTables.UsePageAllocator();
+            KernelHeap.Init();
+            Gdt.MoveInterruptStacks();
+            Input.Init();
 
             BuiltinCommands.Register();
             MemoryCommands.Register();

@@ -19,7 +19,9 @@ namespace Percy.Kernel
 
         public static void SetSymbolTable(ElfSymbolTable symbols) => s_symbols = symbols;
 
-        public static void Fail(string reason)
+        public static void Fail(string reason) => Fail($"{reason}");
+
+        public static void Fail(TextLine reason)
         {
             Enter();
             Console.Console.WriteLine($"panic: {reason}");

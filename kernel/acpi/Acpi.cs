@@ -15,6 +15,16 @@ namespace Percy.Kernel.Acpi
         const int SoftOff = 5;
 
         public static AcpiTableDirectory Tables;
+        public static MadtInfo Madt;
+
+        // CPUs the firmware says exist or may come online; 1 when ACPI says nothing.
+        public static int PossibleCpuCount()
+        {
+            if (Madt == null) return 1;
+            int n = 0;
+            for (int i = 0; i < Madt.CpuCount; i++) if (Madt.Cpus[i].Usable) n++;
+            return n == 0 ? 1 : n;
+        }
 
         public static void Init(BootInformation info)
         {
@@ -37,7 +47,39 @@ namespace Percy.Kernel.Acpi
                 line.AppendFormatted($" 0x{t.Physical:X16} {t.Length:X6}");
                 Log.Info(line);
             }
+            ReserveTables(rsdp, window);
             SetUpPower(window);
+            LoadMadt(window);
+        }
+
+        // Tables may sit in RAM the map calls usable; bootmem must not hand them out.
+        static void ReserveTables(RsdpInfo rsdp, PhysicalWindow window)
+        {
+            if (AcpiTable.TryMap(window, Tables.RootPhysical, 0, Tables.MaxTableLength, out _, out uint rootLength, out _, out _))
+                PhysicalMemory.Reserve(Tables.RootPhysical, rootLength, "ACPI tables");
+            for (int i = 0; i < Tables.Count; i++) PhysicalMemory.Reserve(Tables[i].Physical, Tables[i].Length, "ACPI tables");
+            if (Tables.Find(AcpiSignature.Fadt, 0, out AcpiTableEntry fadtEntry)
+                && Fadt.TryParse(window.Pointer(fadtEntry.Physical), fadtEntry.Length, out FadtInfo fadt, out _)
+                && AcpiTable.TryMap(window, fadt.Dsdt, AcpiSignature.Dsdt, Tables.MaxTableLength, out _, out uint dsdtLength, out _, out _))
+                PhysicalMemory.Reserve(fadt.Dsdt, dsdtLength, "ACPI tables");
+        }
+
+        static void LoadMadt(PhysicalWindow window)
+        {
+            if (!Tables.Find(AcpiSignature.Madt, 0, out AcpiTableEntry entry))
+            {
+                Log.Warn("acpi: warning: no MADT; one CPU assumed");
+                return;
+            }
+            var madt = new MadtInfo();
+            if (!Acpi.Madt.TryParse(window.Pointer(entry.Physical), entry.Length, madt, out string error))
+            {
+                Log.Warn($"acpi: warning: MADT: {error}; one CPU assumed");
+                return;
+            }
+            for (int i = 0; i < madt.Issues.Count; i++)
+                Log.Warn($"acpi: warning: MADT entry at +{madt.Issues[i].Address}: {madt.Issues[i].Reason}; skipped");
+            Madt = madt;
         }
 
         static bool FindRsdp(BootInformation info, out RsdpInfo rsdp)

@@ -5,7 +5,8 @@
 //                                       the AP trampoline page stays mapped while APs start)
 //   256..383    0xFFFF800000000000      direct map of physical memory (up to 64 TiB)
 //   384         0xFFFFC00000000000      vmap: kernel stacks with guard pages, ioremap (uncached MMIO)
-//   400..447    0xFFFFC80000000000      per-CPU units: CPU c's unit at PerCpuBase + c * unit_vm
+//   385..399    0xFFFFC08000000000      never mapped: a write here always faults (tests, `panic`)
+//   400..407    0xFFFFC80000000000      per-CPU units: CPU c's unit at PerCpuBase + c * unit_vm
 //   508         0xFFFFFE0000000000      per-CPU local window: each CPU's own unit, private slot
 //   511         0xFFFFFFFF80000000      kernel image (-2 GiB), then modules (within +-2 GiB of it)
 //
@@ -30,8 +31,10 @@ namespace Percy.Kernel.Mm
         public const int VmapSlot = 384;
         public const ulong VmapBase = 0xFFFFC00000000000;
 
+        public const ulong NeverMapped = 0xFFFFC08000000000;
+
         public const int PerCpuFirstSlot = 400;
-        public const int PerCpuSlots = 48;
+        public const int PerCpuSlots = 8;
         public const ulong PerCpuBase = 0xFFFFC80000000000;
 
         public const int LocalWindowSlot = 508;

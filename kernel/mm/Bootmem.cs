@@ -218,6 +218,27 @@ namespace Percy.Kernel.Mm
                     return null;
                 }
             }
+            else
+            {
+                // A reservation that touches a neighbour with the same owner extends it, so
+                // page-by-page boot allocations (page tables) take one entry, not hundreds.
+                if (at > 0 && list[at - 1].End == start && list[at - 1].Owner == owner)
+                {
+                    list[at - 1].Size += size;
+                    if (at < count && list[at].Base == end && list[at].Owner == owner)
+                    {
+                        list[at - 1].Size += list[at].Size;
+                        RemoveAt(list, ref count, at);
+                    }
+                    return null;
+                }
+                if (at < count && list[at].Base == end && list[at].Owner == owner)
+                {
+                    list[at].Base = start;
+                    list[at].Size += size;
+                    return null;
+                }
+            }
             if (count == MaxRanges) return "too many ranges";
             for (int k = count; k > at; k--) list[k] = list[k - 1];
             list[at].Base = start;

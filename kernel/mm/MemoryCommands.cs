@@ -1,4 +1,5 @@
-// `mem`: the memory map as the kernel saw it, normalised, with totals.
+// `mem`: the memory map as the kernel saw it, bootmem's reservations, the page
+// allocator, the heap, kernel stacks and page-table pages per CPU.
 using Percy.Kernel.Multiboot;
 using Percy.Kernel.Shell;
 
@@ -6,9 +7,7 @@ namespace Percy.Kernel.Mm
 {
     internal static unsafe class MemoryCommands
     {
-        // Normalised once per command from the boot map; allocated once (the boot heap never frees).
-        static MemoryRegion[] s_regions;
-        static ulong[] s_scratch;
+        const ulong Page = AddressSpace.PageSize;
 
         public static void Register() =>
             Shell.Shell.Register("mem", "mem", "show the memory map and memory use", &Mem);
@@ -16,28 +15,34 @@ namespace Percy.Kernel.Mm
         static void Mem(ShellArguments* args)
         {
             if (!Shell.Shell.NoArguments(args)) return;
-            BootInformation info = Boot.Information;
-            if (s_regions == null)
-            {
-                s_regions = new MemoryRegion[2 * BootInformation.MaxMemoryRegions];
-                s_scratch = new ulong[2 * BootInformation.MaxMemoryRegions];
-            }
-            MemoryRegion[] regions = s_regions;
-            int n = MemoryMapNormalizer.Normalize(info.MemoryMap, info.MemoryMapCount, regions, s_scratch, null,
-                                                  out ulong usable, out string error);
-            if (n < 0)
-            {
-                Shell.Shell.Error(args, error);
-                return;
-            }
+            ulong usable = 0;
             Console.Console.WriteLine("memory map (normalised):");
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < PhysicalMemory.MapCount; i++)
             {
-                MemoryRegion r = regions[i];
-                Console.Console.WriteLine($"  [mem {r.Base:x16}-{r.Base + r.Length - 1:x16}] {TypeName(r.Type),-16} {r.Length / 1024,10} KiB");
+                MemoryRegion r = PhysicalMemory.Map[i];
+                if (r.Type == MemoryRegionType.Available) usable += r.Length;
+                Console.Console.WriteLine($"  [mem {r.Base:x16}-{r.Base + r.Length - 1:x16}] {TypeName(r.Type),-10} {r.Length / 1024,10} KiB");
             }
-            Console.Console.WriteLine($"usable: {usable / 1024} KiB in {n} regions");
-            Console.Console.WriteLine($"boot heap: {Heap.Used / 1024} KiB of {Heap.Size / 1024} KiB used");
+            Console.Console.WriteLine($"usable: {usable / 1024} KiB in {PhysicalMemory.MapCount} regions");
+
+            Bootmem b = PhysicalMemory.Bootmem;
+            Console.Console.WriteLine($"bootmem reservations (at hand-over): {b.ReservedMemory() / 1024} KiB of RAM");
+            for (int i = 0; i < b.ReservedCount; i++)
+            {
+                PhysicalRange r = b.ReservedAt(i);
+                Console.Console.WriteLine($"  [{r.Base:x16}-{r.End - 1:x16}] {r.Size / 1024,8} KiB  {r.Owner}");
+            }
+
+            PageAllocator p = PhysicalMemory.Pages;
+            Console.Console.WriteLine($"pages: managed={p.ManagedPages} free={p.FreePages} used={p.UsedPages} ({p.FreePages * Page / 1024} KiB free)");
+            TextLine blocks = $"  free blocks by order:";
+            for (int o = 0; o <= PageAllocator.MaxOrder; o++) blocks.AppendFormatted($" {p.FreeBlocks(o)}");
+            Console.Console.WriteLine(blocks);
+            Console.Console.WriteLine($"heap: {KernelHeap.BytesInUse} bytes in {KernelHeap.PagesInUse} pages, allocs={KernelHeap.Allocations} frees={KernelHeap.Frees}; boot arena {Heap.BootArenaUsed / 1024} of {Heap.BootArenaSize / 1024} KiB");
+            Console.Console.WriteLine($"kernel stacks: {KernelStacks.PagesInUse} pages");
+            Console.Console.WriteLine($"page tables: {KernelPageTables.SharedTablePages} pages shared by all CPUs");
+            for (int cpu = 0; cpu < KernelPageTables.PossibleCpus; cpu++)
+                Console.Console.WriteLine($"  cpu{cpu}: {KernelPageTables.PrivateTablePages(cpu)} private pages (PML4 {KernelPageTables.CpuRoots[cpu]:x})");
         }
 
         static string TypeName(uint type) => type switch

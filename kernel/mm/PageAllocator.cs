@@ -39,19 +39,13 @@ namespace Percy.Kernel.Mm
         public ulong UsedPages => _managedPages - _freePages;
         public ulong FreeBlocks(int order) => _freeBlocks[order];
 
-        // metadata: `count` zeroed-or-not PageInfo records, one per frame from basePfn.
-        // Every frame starts reserved; AddFreeRange hands frames to the allocator.
+        // metadata: `count` zeroed PageInfo records, one per frame from basePfn (zero is
+        // PageState.Reserved). Every frame starts reserved; AddFreeRange hands frames over.
         public PageAllocator(ulong basePfn, ulong count, PageInfo* metadata)
         {
             _basePfn = basePfn;
             _count = count;
             _pages = metadata;
-            for (ulong i = 0; i < count; i++)
-            {
-                _pages[i].State = PageState.Reserved;
-                _pages[i].Order = 0;
-                _pages[i].Next = _pages[i].Prev = None;
-            }
             for (int o = 0; o <= MaxOrder; o++) _freeHead[o] = None;
         }
 
@@ -68,7 +62,6 @@ namespace Percy.Kernel.Mm
                 for (ulong i = 0; i < (1ul << order); i++)
                     if (_pages[pfn - _basePfn + i].State != PageState.Reserved) return;   // already managed: refuse overlap
                 _managedPages += 1ul << order;
-                MarkAllocated(pfn, order);
                 FreeBlock(pfn, order);
                 pfn += 1ul << order;
             }
@@ -88,9 +81,7 @@ namespace Percy.Kernel.Mm
             while (o > order)
             {
                 o--;
-                ulong upper = pfn + (1ul << o);
-                MarkAllocated(upper, o);
-                Push((int)(upper - _basePfn), o);
+                Push((int)(pfn + (1ul << o) - _basePfn), o);
             }
             MarkAllocated(pfn, order);
             _freePages -= 1ul << order;
@@ -116,6 +107,8 @@ namespace Percy.Kernel.Mm
             return _pages[pfn - _basePfn].State == PageState.AllocatedHead;
         }
 
+        // Only block heads carry state that matters; a head that merges into a larger block
+        // becomes a tail, so a stale pointer to it is never taken for a block again.
         void FreeBlock(ulong pfn, int order)
         {
             _freePages += 1ul << order;
@@ -126,11 +119,10 @@ namespace Percy.Kernel.Mm
                 ref PageInfo b = ref _pages[buddy - _basePfn];
                 if (b.State != PageState.FreeHead || b.Order != order) break;
                 Unlink((int)(buddy - _basePfn), order);
-                b.State = PageState.Tail;
+                _pages[(buddy > pfn ? buddy : pfn) - _basePfn].State = PageState.Tail;
                 if (buddy < pfn) pfn = buddy;
                 order++;
             }
-            for (ulong i = 1; i < (1ul << order); i++) _pages[pfn - _basePfn + i].State = PageState.Tail;
             Push((int)(pfn - _basePfn), order);
         }
 
@@ -139,7 +131,6 @@ namespace Percy.Kernel.Mm
             ref PageInfo head = ref _pages[pfn - _basePfn];
             head.State = PageState.AllocatedHead;
             head.Order = (byte)order;
-            for (ulong i = 1; i < (1ul << order); i++) _pages[pfn - _basePfn + i].State = PageState.Tail;
         }
 
         void Push(int index, int order)

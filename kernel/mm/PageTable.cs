@@ -78,6 +78,27 @@ namespace Percy.Kernel.Mm
             return null;
         }
 
+        // Maps a range with the largest pages its alignment allows (1 GiB only if the CPU
+        // has them), so the direct map of a big machine costs few table pages.
+        public string MapLargest(ulong virt, ulong phys, ulong size, ulong flags, bool hugePages)
+        {
+            if (((virt | phys | size) & (AddressSpace.PageSize - 1)) != 0) return "address or size not page-aligned";
+            while (size > 0)
+            {
+                ulong page = AddressSpace.PageSize;
+                if (hugePages && Fits(virt, phys, size, AddressSpace.HugePageSize)) page = AddressSpace.HugePageSize;
+                else if (Fits(virt, phys, size, AddressSpace.LargePageSize)) page = AddressSpace.LargePageSize;
+                string error = Map(virt, phys, page, page, flags);
+                if (error != null) return error;
+                virt += page;
+                phys += page;
+                size -= page;
+            }
+            return null;
+        }
+
+        static bool Fits(ulong virt, ulong phys, ulong size, ulong page) => ((virt | phys) & (page - 1)) == 0 && size >= page;
+
         // Removes 4 KiB mappings; returns how many pages were mapped. Intermediate tables
         // stay (kernel tables are shared and never freed).
         public ulong Unmap(ulong virt, ulong size)

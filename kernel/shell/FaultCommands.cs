@@ -3,8 +3,7 @@ namespace Percy.Kernel.Shell
 {
     internal static unsafe class FaultCommands
     {
-        // Canonical, in the kernel half, and never mapped: a write here is a page fault.
-        const ulong UnmappedAddress = 0xFFFF_8000_DEAD_0000;
+        const ulong UnmappedAddress = Mm.AddressSpace.NeverMapped + 0xDEAD0000;
 
         public static void Register() =>
             Shell.Register("panic", "panic", "write to an unmapped address: page fault, panic report", &PanicCommand);

@@ -21,12 +21,24 @@ namespace Percy.Kernel.Arch
         [RuntimeImport("*", "percy_read_cr3")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr3();
         [RuntimeImport("*", "percy_read_cr4")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr4();
         [RuntimeImport("*", "percy_write_cr3")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WriteCr3(ulong value);
+        [RuntimeImport("*", "percy_invlpg")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void InvalidatePage(ulong virt);
         [RuntimeImport("*", "percy_read_rbp")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadFramePointer();
         [RuntimeImport("*", "percy_halt")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Halt();
         [RuntimeImport("*", "percy_cli")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void DisableInterrupts();
         [RuntimeImport("*", "percy_sti")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void EnableInterrupts();
         [RuntimeImport("*", "percy_wait_for_interrupt")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WaitForInterrupt();
         [RuntimeImport("*", "percy_pause")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Pause();
+
+        const uint ExtendedFeatures = 0x80000001;
+        const uint Pdpe1GbBit = 1u << 26;
+
+        // 1 GiB pages (CPUID 0x80000001 EDX bit 26): not every CPU model has them.
+        public static bool HasHugePages()
+        {
+            uint* regs = stackalloc uint[4];
+            CpuId(ExtendedFeatures, 0, regs);
+            return (regs[3] & Pdpe1GbBit) != 0;
+        }
 
         // Stops this CPU for good: interrupts off, halt forever.
         public static void HaltForever()

@@ -40,6 +40,8 @@ namespace Percy.Kernel.Arch
         const ulong TssAvailable = 0x89;             // present, type 9: 64-bit TSS (available)
         const int IstStackSize = 16 * 1024;
 
+        static TaskStateSegment* s_bootTss;
+
         [RuntimeImport("*", "percy_load_gdt")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern void LoadGdt(DescriptorPointer* gdt, ulong codeSelector, ulong dataSelector);
         [RuntimeImport("*", "percy_load_tr")] [MethodImpl(MethodImplOptions.InternalCall)]
@@ -54,6 +56,7 @@ namespace Percy.Kernel.Arch
             tss->Ist1 = (ulong)Heap.Allocate(IstStackSize) + IstStackSize;
             tss->Ist2 = (ulong)Heap.Allocate(IstStackSize) + IstStackSize;
             tss->IoMapBase = (ushort)sizeof(TaskStateSegment); // no I/O permission bitmap
+            s_bootTss = tss;
 
             gdt[KernelCode / 8] = CodeDescriptor;
             gdt[KernelData / 8] = DataDescriptor;
@@ -67,6 +70,16 @@ namespace Percy.Kernel.Arch
             ptr.Base = (ulong)gdt;
             LoadGdt(&ptr, KernelCode, KernelData);
             LoadTaskRegister(Tss);
+        }
+
+        // Once guarded kernel stacks exist, the boot CPU's fault stacks move onto them
+        // (the CPU reads the IST slots at every interrupt, so this takes effect at once).
+        public static void MoveInterruptStacks()
+        {
+            ulong df = Mm.KernelStacks.Allocate(IstStackSize, out _), nmi = Mm.KernelStacks.Allocate(IstStackSize, out _);
+            if (df == 0 || nmi == 0) Panic.Fail("out of memory for interrupt stacks");
+            s_bootTss->Ist1 = df;
+            s_bootTss->Ist2 = nmi;
         }
     }
 }

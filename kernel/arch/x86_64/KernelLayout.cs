@@ -7,6 +7,7 @@ namespace Percy.Kernel.Arch
     internal unsafe struct KernelLayout
     {
         public ulong Start, TextStart, TextEnd, RodataStart, RodataEnd, DataStart, BssStart, End;
+        public ulong BootStackGuard;                // one unmapped page below the boot stack
 
         [RuntimeImport("*", "percy_kernel_layout")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern void Read(KernelLayout* layout);

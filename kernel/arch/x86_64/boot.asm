@@ -191,7 +191,10 @@ higher_half_entry:
     jmp .hang
 
 section .bss nobits alloc noexec write align=4096
-global kernel_stack, kernel_stack_top
+; The page below the boot stack is left unmapped by the kernel's page tables: a stack
+; overflow faults there instead of corrupting what lies below.
+global kernel_stack_guard, kernel_stack, kernel_stack_top
+kernel_stack_guard: resb 4096
 kernel_stack: resb KERNEL_STACK_SIZE
 kernel_stack_top:
 

@@ -70,7 +70,7 @@ percy_cpuid:            ; (leaf, subleaf, uint32 out[4]: eax, ebx, ecx, edx)
     pop rbx
     ret
 
-global percy_read_cr0, percy_read_cr2, percy_read_cr3, percy_read_cr4, percy_write_cr3
+global percy_read_cr0, percy_read_cr2, percy_read_cr3, percy_read_cr4, percy_write_cr3, percy_invlpg
 percy_read_cr0:
     mov rax, cr0
     ret
@@ -85,6 +85,9 @@ percy_read_cr4:
     ret
 percy_write_cr3:
     mov cr3, rdi
+    ret
+percy_invlpg:           ; (virtual address): drop its TLB entry on this CPU
+    invlpg [rdi]
     ret
 
 global percy_read_rbp, percy_read_rsp
@@ -119,7 +122,7 @@ percy_pause:
 
 section .text
 extern __kernel_start, __text_start, __text_end, __rodata_start, __rodata_end
-extern __data_start, __bss_start, __kernel_end
+extern __data_start, __bss_start, __kernel_end, kernel_stack_guard
 global percy_kernel_layout
 percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     lea rax, [rel __kernel_start]
@@ -138,6 +141,8 @@ percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     mov [rdi + 48], rax
     lea rax, [rel __kernel_end]
     mov [rdi + 56], rax
+    lea rax, [rel kernel_stack_guard]
+    mov [rdi + 64], rax
     ret
 
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -1,0 +1,51 @@
+// Kernel stacks in the vmap area, each with an unmapped guard page below it, so an
+// overflow faults instead of silently overwriting the neighbour. The pages come from
+// the page allocator; the virtual range is handed out upwards and never reused
+// (stacks live as long as their CPU).
+namespace Percy.Kernel.Mm
+{
+    internal static unsafe class KernelStacks
+    {
+        const ulong Page = AddressSpace.PageSize;
+        const ulong StacksBase = AddressSpace.VmapBase;
+        const ulong StacksSize = 64ul << 30;                   // the first 64 GiB of vmap
+
+        static ulong s_next = StacksBase;
+        static ulong s_pages;
+
+        public static ulong PagesInUse => s_pages;
+
+        // Returns the stack's top (initial RSP) or 0 when out of memory.
+        public static ulong Allocate(ulong size, out ulong bottom)
+        {
+            size = Bootmem.RoundUp(size, Page);
+            bottom = 0;
+            if (s_next + Page + size > StacksBase + StacksSize) return 0;
+            ulong guard = s_next, start = guard + Page;
+            for (ulong v = start; v < start + size; v += Page)
+            {
+                ulong phys = PhysicalMemory.AllocatePages(0, true);
+                if (phys == 0 || KernelPageTables.Kernel.Map(v, phys, Page, Page, PageFlags.KernelReadWrite) != null)
+                {
+                    Release(start, v);
+                    if (phys != 0) PhysicalMemory.FreePages(phys, 0);
+                    return 0;
+                }
+            }
+            s_next = start + size;
+            s_pages += size / Page;
+            bottom = start;
+            return start + size;
+        }
+
+        static void Release(ulong start, ulong end)
+        {
+            for (ulong v = start; v < end; v += Page)
+            {
+                if (KernelPageTables.Kernel.Translate(v, out ulong phys, out _)) PhysicalMemory.FreePages(phys, 0);
+                KernelPageTables.Kernel.Unmap(v, Page);
+                Arch.Cpu.InvalidatePage(v);
+            }
+        }
+    }
+}
