@@ -62,6 +62,7 @@ namespace Percy.Kernel
             Power.PowerCommands.Register();
             SelfTest.SelfTests.RegisterCommand();
             SelfTest.CoreTests.Register();
+            SelfTest.MemoryTests.Register();
 
             Log.Info($"percy: ready cpus=1 possible=1 boot_ms={Clock.MillisecondsSinceBoot()}");
             Shell.Shell.Run();

@@ -1,7 +1,8 @@
 // The kernel heap: small objects from size-classed pages, large ones from page blocks.
 //
 // A slab is one page holding objects of one size class; its header (first 64 bytes)
-// keeps the class, a count and a free list threaded through the free objects. Blocks
+// keeps the class, a count, a free list threaded through the free objects and a bitmap
+// of the objects handed out (so a double free is refused, not absorbed). Blocks
 // above the largest class take 2^k pages with the same header shape, so Free finds the
 // header of any pointer by rounding down to its page. Everything comes zeroed: the
 // runtime's allocation helpers require zeroed objects.
@@ -15,8 +16,9 @@ namespace Percy.Kernel.Mm
         const int Classes = 8;                                          // 32, 64, ... 4096 - HeaderSize
         const int SmallestClassShift = 5;
 
-        struct Header
+        unsafe struct Header
         {
+            public fixed ulong Allocated[2];       // one bit per object; capacity is at most 126
             public uint Magic;
             public int SizeClass;                  // slab: class index; large block: page order
             public int InUse;
@@ -70,6 +72,8 @@ namespace Percy.Kernel.Mm
             void** o = (void**)slab->FreeList;
             slab->FreeList = *o;
             *o = null;                                     // the rest of a freed object was zeroed by Free
+            int index = (int)(((byte*)o - ((byte*)slab + HeaderSize)) / ClassSize(c));
+            slab->Allocated[index >> 6] |= 1ul << (index & 63);
             slab->InUse++;
             if (slab->FreeList == null) s_partial[c] = slab->NextPartial;
             s_bytesInUse += (ulong)ClassSize(c);
@@ -108,7 +112,11 @@ namespace Percy.Kernel.Mm
             if (h->Magic != SlabMagic) return false;
             int c = h->SizeClass, size = ClassSize(c);
             long offset = (byte*)p - ((byte*)h + HeaderSize);
-            if (offset < 0 || offset % size != 0 || offset / size >= h->Capacity || h->InUse == 0) return false;
+            if (offset < 0 || offset % size != 0 || offset / size >= h->Capacity) return false;
+            int index = (int)(offset / size);
+            ulong bit = 1ul << (index & 63);
+            if ((h->Allocated[index >> 6] & bit) == 0) return false;   // not handed out: a double free
+            h->Allocated[index >> 6] &= ~bit;
             Memory.Fill((byte*)p, 0, (nuint)size);
             bool wasFull = h->FreeList == null;
             *(void**)p = h->FreeList;

@@ -38,6 +38,13 @@ namespace Percy.Kernel.Mm
             return start + size;
         }
 
+        // Returns a stack's pages; its virtual range (and guard) is not reused.
+        public static void Free(ulong bottom, ulong top)
+        {
+            Release(bottom, top);
+            s_pages -= (top - bottom) / Page;
+        }
+
         static void Release(ulong start, ulong end)
         {
             for (ulong v = start; v < end; v += Page)

@@ -39,6 +39,7 @@ namespace Percy.Kernel.Arch
                 s_breakpoints++;
                 return;
             }
+            if (vector == FaultProbe.PageFaultVector && FaultProbe.TryRecover(frame)) return;
             if (vector < Exceptions)
             {
                 Panic.Exception(frame);

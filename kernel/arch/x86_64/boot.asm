@@ -18,6 +18,7 @@
 %define CR4_OSXMMEXCPT   (1 << 10)
 %define CR0_MP           (1 << 1)
 %define CR0_EM           (1 << 2)
+%define CR0_WP           (1 << 16)       ; read-only pages bind ring 0 too (W^X)
 %define CR0_PG           (1 << 31)
 %define BOOT_STACK_SIZE  4096
 %define FB_WIDTH         1024
@@ -112,7 +113,7 @@ _start:
     wrmsr
     mov eax, cr0
     and eax, ~CR0_EM
-    or eax, CR0_PG | CR0_MP
+    or eax, CR0_PG | CR0_MP | CR0_WP
     mov cr0, eax
     lgdt [boot_gdt_ptr]
     jmp 0x08:long_mode_entry

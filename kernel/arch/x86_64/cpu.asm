@@ -145,4 +145,39 @@ percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     mov [rdi + 64], rax
     ret
 
+; Memory probes for self-tests: accesses that may fault. The page-fault handler
+; (FaultProbe.cs) recognises a fault at probe_read_access or probe_write_access, or a
+; fetch fault at the target of probe_execute, and resumes with rax = 1 — the
+; exception-table idea.
+section .text
+global percy_probe_write, percy_probe_execute, percy_probe_sites
+percy_probe_write:      ; (address) -> 0 if the byte there was read and written back, 1 if that faulted
+    xor eax, eax
+probe_read_access:
+    mov sil, [rdi]
+probe_write_access:
+    mov [rdi], sil
+    ret
+probe_write_fixup:
+    mov eax, 1
+    ret
+percy_probe_execute:    ; (address) -> 0 if the code there returned, 1 if fetching it faulted
+    xor eax, eax
+    call rdi
+    ret
+global percy_return_site
+percy_return_site:      ; () -> the address of a `ret` in kernel text
+    lea rax, [rel .site]
+    ret
+.site:
+    ret
+percy_probe_sites:      ; (ulong out[3]): the probe's read, write and fixup addresses
+    lea rax, [rel probe_read_access]
+    mov [rdi], rax
+    lea rax, [rel probe_write_access]
+    mov [rdi + 8], rax
+    lea rax, [rel probe_write_fixup]
+    mov [rdi + 16], rax
+    ret
+
 section .note.GNU-stack noalloc noexec nowrite progbits
