@@ -33,7 +33,11 @@ namespace Percy.Kernel.Mm
                 Console.Console.WriteLine($"  [{r.Base:x16}-{r.End - 1:x16}] {r.Size / 1024,8} KiB  {r.Owner}");
             }
 
+            // Every usable byte is either the page allocator's or reserved; what is neither sits
+            // in pages that are only partly reserved (the page allocator takes whole pages).
             PageAllocator p = PhysicalMemory.Pages;
+            ulong managed = p.ManagedPages * Page, reserved = b.ReservedMemory(), total = b.TotalMemory();
+            Console.Console.WriteLine($"accounting: map_usable={usable / 1024} bootmem={total / 1024} managed={managed / 1024} reserved={reserved / 1024} partial={(total - managed - reserved) / 1024} KiB");
             Console.Console.WriteLine($"pages: managed={p.ManagedPages} free={p.FreePages} used={p.UsedPages} ({p.FreePages * Page / 1024} KiB free)");
             TextLine blocks = $"  free blocks by order:";
             for (int o = 0; o <= PageAllocator.MaxOrder; o++) blocks.AppendFormatted($" {p.FreeBlocks(o)}");
