@@ -10,6 +10,15 @@ namespace Percy.Kernel.SelfTest
         const ulong Page = AddressSpace.PageSize;
         const byte Ret = 0xC3;
 
+        // Reports a fault the probe caught, e.g. `# fault at ffffffff8010a100: error 0x3 (write, protection)`.
+        static bool Faulted(TestContext* t, bool faulted)
+        {
+            ulong e = FaultProbe.LastErrorCode;
+            if (faulted)
+                t->Note($"fault at {FaultProbe.LastAddress:x16}: error 0x{e:x} ({((e & FaultProbe.FaultInstructionFetch) != 0 ? "fetch" : (e & FaultProbe.FaultWrite) != 0 ? "write" : "read")}, {((e & FaultProbe.FaultPresent) != 0 ? "protection" : "not present")})");
+            return faulted;
+        }
+
         public static void Register()
         {
             SelfTests.Register("mm", "text_is_not_writable", &TextIsNotWritable);
@@ -27,7 +36,7 @@ namespace Percy.Kernel.SelfTest
         static void TextIsNotWritable(TestContext* t)
         {
             KernelLayout k = KernelLayout.Current;
-            t->Expect(FaultProbe.WriteFaults(k.TextStart + 0x100), "a write to kernel text faults");
+            t->Expect(Faulted(t, FaultProbe.WriteFaults(k.TextStart + 0x100)), "a write to kernel text faults");
             t->ExpectEqual(FaultProbe.LastErrorCode & (FaultProbe.FaultPresent | FaultProbe.FaultWrite),
                            FaultProbe.FaultPresent | FaultProbe.FaultWrite, "as a protection fault on write");
         }
@@ -35,7 +44,7 @@ namespace Percy.Kernel.SelfTest
         static void RodataIsNotWritable(TestContext* t)
         {
             KernelLayout k = KernelLayout.Current;
-            t->Expect(FaultProbe.WriteFaults(k.RodataStart), "a write to kernel rodata faults");
+            t->Expect(Faulted(t, FaultProbe.WriteFaults(k.RodataStart)), "a write to kernel rodata faults");
             t->ExpectEqual(FaultProbe.LastErrorCode & FaultProbe.FaultWrite, FaultProbe.FaultWrite, "on write");
         }
 
@@ -44,11 +53,11 @@ namespace Percy.Kernel.SelfTest
             // A `ret` in the heap and one in .bss: if either ran, NX would be broken.
             byte* heapCode = (byte*)Heap.Allocate(16);
             *heapCode = Ret;
-            t->Expect(FaultProbe.ExecuteFaults((ulong)heapCode), "executing heap memory faults");
+            t->Expect(Faulted(t, FaultProbe.ExecuteFaults((ulong)heapCode)), "executing heap memory faults");
             t->ExpectEqual(FaultProbe.LastErrorCode & FaultProbe.FaultInstructionFetch, FaultProbe.FaultInstructionFetch, "as an instruction fetch");
             Heap.Free(heapCode);
             s_bssCode = Ret;
-            fixed (byte* p = &s_bssCode) t->Expect(FaultProbe.ExecuteFaults((ulong)p), "executing kernel .bss faults");
+            fixed (byte* p = &s_bssCode) t->Expect(Faulted(t, FaultProbe.ExecuteFaults((ulong)p)), "executing kernel .bss faults");
         }
 
         static byte s_bssCode;
@@ -66,19 +75,19 @@ namespace Percy.Kernel.SelfTest
         static void StackGuardPagesUnmapped(TestContext* t)
         {
             KernelLayout k = KernelLayout.Current;
-            t->Expect(FaultProbe.WriteFaults(k.BootStackGuard + Page - 8), "the boot stack's guard page faults");
+            t->Expect(Faulted(t, FaultProbe.WriteFaults(k.BootStackGuard + Page - 8)), "the boot stack's guard page faults");
             t->ExpectEqual(FaultProbe.LastErrorCode & FaultProbe.FaultPresent, 0, "as not-present");
             t->Expect(!FaultProbe.WriteFaults(k.BootStackGuard + Page), "the stack right above it is mapped");
             ulong top = KernelStacks.Allocate(Page, out ulong bottom);
             t->Expect(top != 0, "a kernel stack can be allocated");
             t->Expect(!FaultProbe.WriteFaults(bottom), "its lowest byte is mapped");
-            t->Expect(FaultProbe.WriteFaults(bottom - 1), "the byte below it faults");
+            t->Expect(Faulted(t, FaultProbe.WriteFaults(bottom - 1)), "the byte below it faults");
             KernelStacks.Free(bottom, top);
         }
 
         static void NeverMappedHoleFaults(TestContext* t)
         {
-            t->Expect(FaultProbe.WriteFaults(AddressSpace.NeverMapped), "the never-mapped hole faults");
+            t->Expect(Faulted(t, FaultProbe.WriteFaults(AddressSpace.NeverMapped)), "the never-mapped hole faults");
         }
 
         static void DirectMapTranslates(TestContext* t)

@@ -36,6 +36,9 @@ namespace Percy.Kernel.SelfTest
         }
 
         public void Skip(string reason) => SkipReason = reason;
+
+        // A KTAP diagnostic line inside the suite: what the case saw.
+        public void Note(TextLine text) => Console.Console.WriteLine($"    # {text}");
     }
 
     internal static unsafe class SelfTests

@@ -1,6 +1,7 @@
 // Accesses that are expected to fault, for self-tests of page protection: a write to
 // kernel text must fault, data must not execute, a guard page must not be there.
-// A fault inside a probe is reported (logged) and the probe returns true.
+// A fault inside a probe is recovered and recorded (address and error code) for the
+// caller to report; the probe returns true.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 
@@ -23,6 +24,7 @@ namespace Percy.Kernel.Arch
         static ulong s_lastErrorCode, s_lastAddress;
 
         public static ulong LastErrorCode => s_lastErrorCode;
+        public static ulong LastAddress => s_lastAddress;
 
         // True if reading or writing the byte at address faulted. The byte written is the
         // one just read, so a write that succeeds changes nothing.
@@ -71,7 +73,6 @@ namespace Percy.Kernel.Arch
             else return false;
             s_lastErrorCode = f->ErrorCode;
             s_lastAddress = address;
-            Log.Info($"fault: probe caught a page fault at {address:x16} (error=0x{f->ErrorCode:x}{((f->ErrorCode & FaultWrite) != 0 ? " write" : "")}{((f->ErrorCode & FaultInstructionFetch) != 0 ? " fetch" : "")}{((f->ErrorCode & FaultPresent) != 0 ? " protection" : " not-present")})");
             return true;
         }
     }
