@@ -41,6 +41,7 @@ public sealed class QemuMachine : IDisposable
     private readonly List<PromptMark> _prompts = new();
     private readonly StringBuilder _raw = new();
     private readonly StringBuilder _stderr = new();
+    private readonly List<(long Ms, byte[] Bytes)> _input = new();
     private readonly Thread _stdoutReader;
     private readonly Thread _stderrReader;
     private readonly Timer _hardTimer;
@@ -52,6 +53,7 @@ public sealed class QemuMachine : IDisposable
     private bool _slotReleased;
     private int _nextLine; // first line not yet consumed by a wait
     private int? _exitCode;
+    private long _lastOutputMs;
 
     static QemuMachine()
     {
@@ -234,11 +236,32 @@ public sealed class QemuMachine : IDisposable
         return found!;
     }
 
+    /// <summary>
+    /// Waits until QEMU has printed nothing for <paramref name="quietFor"/> (e.g. until the
+    /// kernel has worked through a burst of input). Only a way to let things settle: it
+    /// asserts nothing about how long that takes.
+    /// </summary>
+    public void WaitForQuiet(TimeSpan quietFor, TimeSpan? timeout = null)
+    {
+        var quietMs = (long)quietFor.TotalMilliseconds;
+        WaitUntil(() => _clock.ElapsedMilliseconds - _lastOutputMs >= quietMs,
+            $"{quietFor.TotalSeconds:0.#} s without output", timeout);
+    }
+
     /// <summary>Types <paramref name="text"/> then Enter ('\r'). Characters are sent as bytes 0-255.</summary>
     public void SendLine(string text) => Send(text + "\r");
 
-    /// <summary>Types <paramref name="text"/> as is; each character becomes one byte (Latin-1), so any byte can be sent.</summary>
-    public void Send(string text)
+    /// <summary>
+    /// Types <paramref name="text"/> as is; each character becomes one byte (Latin-1), so any
+    /// byte can be sent. Paced at <see cref="QemuOptions.InputBytesPerSecond"/> like a real
+    /// serial line (QEMU itself delivers input as fast as the guest drains its UART).
+    /// </summary>
+    public void Send(string text) => SendBytes(ToBytes(text), paced: true);
+
+    /// <summary>Sends all of <paramref name="text"/> at once, as fast as QEMU takes it (input floods).</summary>
+    public void SendUnpaced(string text) => SendBytes(ToBytes(text), paced: false);
+
+    private static byte[] ToBytes(string text)
     {
         var bytes = new byte[text.Length];
         for (int i = 0; i < text.Length; i++)
@@ -246,11 +269,35 @@ public sealed class QemuMachine : IDisposable
             if (text[i] > 0xFF) throw new ArgumentException($"character U+{(int)text[i]:X4} is not a byte; use SendBytes", nameof(text));
             bytes[i] = (byte)text[i];
         }
-        SendBytes(bytes);
+        return bytes;
     }
 
-    public void SendBytes(ReadOnlySpan<byte> bytes)
+    /// <summary>Sends bytes, paced (see <see cref="Send"/>) unless <paramref name="paced"/> is false.</summary>
+    public void SendBytes(ReadOnlySpan<byte> bytes, bool paced = true)
     {
+        const int Chunk = 16; // a 16550's FIFO
+        int rate = Options.InputBytesPerSecond;
+        if (!paced || rate <= 0 || bytes.Length <= Chunk)
+        {
+            WriteStdin(bytes);
+            return;
+        }
+        var clock = Stopwatch.StartNew();
+        for (int off = 0; off < bytes.Length; off += Chunk)
+        {
+            var due = TimeSpan.FromSeconds((double)off / rate);
+            var wait = due - clock.Elapsed;
+            if (wait > TimeSpan.Zero) Thread.Sleep(wait);
+            WriteStdin(bytes.Slice(off, Math.Min(Chunk, bytes.Length - off)));
+        }
+    }
+
+    private void WriteStdin(ReadOnlySpan<byte> bytes)
+    {
+        lock (_gate)
+        {
+            if (_input.Count < 1 << 20) _input.Add((_clock.ElapsedMilliseconds, bytes.ToArray()));
+        }
         try
         {
             _stdin.Write(bytes);
@@ -281,7 +328,10 @@ public sealed class QemuMachine : IDisposable
         SendLine(keystrokes);
 
         string prompt = Options.Prompt;
-        string want = expectedEcho.TrimEnd();
+        // An erased last character leaves a blank behind ("\b \b"), so an edited line is
+        // compared without trailing blanks; a plain one must be echoed exactly.
+        bool edited = keystrokes.Any(c => c is '\b' or '\u007f');
+        string want = edited ? expectedEcho.TrimEnd() : expectedEcho;
         int echoIndex = -1;
         WaitUntil(() =>
         {
@@ -290,7 +340,7 @@ public sealed class QemuMachine : IDisposable
                 var text = _lines[i].Text;
                 var at = text.LastIndexOf(prompt, StringComparison.Ordinal);
                 var typed = at >= 0 ? text[(at + prompt.Length)..] : text;
-                if (typed.TrimEnd() == want)
+                if ((edited ? typed.TrimEnd() : typed) == want)
                 {
                     echoIndex = i;
                     return true;
@@ -397,6 +447,7 @@ public sealed class QemuMachine : IDisposable
                 long now = _clock.ElapsedMilliseconds;
                 if (n > 0)
                 {
+                    _lastOutputMs = now;
                     int c = decoder.GetChars(buffer, 0, n, chars, 0, flush: false);
                     _raw.Append(chars, 0, c);
                     _terminal.Feed(chars.AsSpan(0, c), now);
@@ -509,15 +560,15 @@ public sealed class QemuMachine : IDisposable
     }
 
     /// <summary>Shows control characters as \xNN, shortens very long lines.</summary>
-    public static string Printable(string s)
+    public static string Printable(string s, int max = 300)
     {
         var sb = new StringBuilder();
-        foreach (var c in s.Length > 300 ? s[..300] : s)
+        foreach (var c in s.Length > max ? s[..max] : s)
         {
-            if (c < 0x20 || c == 0x7f) sb.Append($"\\x{(int)c:x2}");
+            if (c < 0x20 || (c >= 0x7f && c < 0xa0)) sb.Append($"\\x{(int)c:x2}");
             else sb.Append(c);
         }
-        if (s.Length > 300) sb.Append($"... ({s.Length} chars)");
+        if (s.Length > max) sb.Append($"... ({s.Length} chars)");
         return sb.ToString();
     }
 
@@ -530,8 +581,12 @@ public sealed class QemuMachine : IDisposable
         {
             Directory.CreateDirectory(dir);
             var name = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{ProcessId}";
+            string input;
+            lock (_gate)
+                input = string.Join('\n', _input.Select(i => $"[{i.Ms,6} ms] {Printable(Encoding.Latin1.GetString(i.Bytes), int.MaxValue)}"));
             File.WriteAllText(Path.Combine(dir, name + ".log"),
-                $"# {CommandLine}\n# exit {_exitCode}\n{Output}\n# --- stderr ---\n{StandardError}");
+                $"# {CommandLine}\n# exit {_exitCode}\n{Output}\n# --- stderr ---\n{StandardError}\n# --- input ---\n{input}\n");
+            File.WriteAllText(Path.Combine(dir, name + ".raw"), RawOutput);
         }
         catch (IOException) { }
     }

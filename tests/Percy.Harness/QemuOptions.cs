@@ -51,6 +51,12 @@ public sealed record QemuOptions
     /// <summary>Further QEMU arguments, appended last.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = Array.Empty<string>();
 
+    /// <summary>
+    /// How fast <see cref="QemuMachine.Send"/> types: 11,520 bytes/s, the payload rate of a
+    /// 115200 8N1 line. 0 sends everything at once.
+    /// </summary>
+    public int InputBytesPerSecond { get; init; } = 11_520;
+
     /// <summary>The shell prompt (no newline follows it).</summary>
     public string Prompt { get; init; } = "percy> ";
 

@@ -62,7 +62,11 @@ public static class KernelContract
     public static List<OutputLine> SendGarbageThenCheckAlive(QemuMachine m, string garbage, TimeSpan? timeout = null)
     {
         var before = m.Lines.Count;
-        m.Send(garbage + "\r");
+        m.Send(garbage);
+        // Let the kernel work through it, so the Enter and `version` below cannot be lost
+        // to a full input ring on a slow (loaded, emulated) machine.
+        m.WaitForQuiet(TimeSpan.FromMilliseconds(500));
+        m.Send("\r");
         var v = m.RunCommand("version", timeout ?? TimeSpan.FromSeconds(30));
         Assert.True(v.Count == 1 && KernelLog.BannerText.IsMatch(v[0]),
             $"after the garbage, `version` printed:\n{v.Text}\n{m.Tail()}");
