@@ -55,6 +55,7 @@ internal static class Program
         root.Subcommands.Add(CreateIsoCommand());
         root.Subcommands.Add(CreateRunCommand());
         root.Subcommands.Add(CreateTestCommand());
+        root.Subcommands.Add(CreateBenchCommand());
         root.Subcommands.Add(CreateCleanCommand());
         return root;
     }
@@ -188,6 +189,16 @@ internal static class Program
         return command;
     }
 
+    private static Command CreateBenchCommand()
+    {
+        Option<int> runs = CreateNumberOption("--runs", "Boots per configuration", BenchTarget.DefaultRuns, BenchTarget.MinRuns, BenchTarget.MaxRuns);
+        Option<int> cpus = CreateNumberOption("--smp", "Number of CPUs", BenchTarget.DefaultCpus, QemuOptions.MinCpus, QemuOptions.MaxCpus);
+        var command = new Command("bench", "Build the ISO, boot it N times under SeaBIOS and UEFI, report boot times (bench/results/latest.md).") { runs, cpus };
+        command.SetAction((parseResult, cancellationToken) =>
+            BenchTarget.RunAsync(parseResult.GetValue(runs), parseResult.GetValue(cpus), cancellationToken));
+        return command;
+    }
+
     private static Command CreateCleanCommand()
     {
         var command = new Command("clean", "Remove iso/out and the bin/obj directories of the kernel and the tests.");
@@ -206,6 +217,26 @@ internal static class Program
         AddCheck(option, GrubConfig.ValidateCmdline);
         return option;
     }
+
+    // A whole number in [min, max]; "--runs x" and "--runs 0" get the same one-line message.
+    private static Option<int> CreateNumberOption(string name, string description, int defaultValue, int min, int max)
+        => new(name)
+        {
+            Description = $"{description} ({min}..{max}).",
+            HelpName = "N",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;
+                bool parsed = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value);
+                if (!parsed || value < min || value > max)
+                {
+                    result.AddError($"{name} must be a number between {min} and {max} (got '{text}')");
+                }
+
+                return value;
+            },
+        };
 
     // Validation at parse time reports bad options before any build step runs. Only for
     // string options: their conversion cannot fail, so the value is always there to check.
