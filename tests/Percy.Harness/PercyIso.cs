@@ -76,9 +76,21 @@ public static class PercyIso
             ? t
             : Path.Combine(Path.GetTempPath(), "percy-harness");
         Directory.CreateDirectory(dir);
-        // Old snapshots and variants of earlier runs: anything untouched for a day.
+        // Leftovers of earlier runs (20 MB each): snapshots of processes that are gone, and
+        // variants unused for two hours (a variant is touched whenever it is used).
         foreach (var f in Directory.EnumerateFiles(dir, "*.iso"))
-            try { if (File.GetLastWriteTimeUtc(f) < DateTime.UtcNow.AddDays(-1)) File.Delete(f); } catch (IOException) { }
+        {
+            try
+            {
+                var name = Path.GetFileName(f);
+                bool stale = name.StartsWith("snapshot-", StringComparison.Ordinal)
+                    ? !ProcessAlive(name.Split('-')[1])
+                    : File.GetLastWriteTimeUtc(f) < DateTime.UtcNow.AddHours(-2);
+                if (stale) File.Delete(f);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
         return dir;
     }
 
@@ -156,7 +168,11 @@ public static class PercyIso
         if (!info.Exists) throw new FileNotFoundException("base ISO not found", baseIso);
         var key = Hash($"{FileHash(baseIso)}\n{cmdline}"); // by content: shared across processes
         var outIso = Path.Combine(WorkDirectory, $"variant-{key}.iso");
-        if (File.Exists(outIso)) return outIso;
+        if (File.Exists(outIso))
+        {
+            try { File.SetLastWriteTimeUtc(outIso, DateTime.UtcNow); } catch (IOException) { }
+            return outIso;
+        }
 
         var tmpDir = Path.Combine(WorkDirectory, $"variant-{key}-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(tmpDir);
@@ -194,6 +210,20 @@ public static class PercyIso
         finally
         {
             try { Directory.Delete(tmpDir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static bool ProcessAlive(string pid)
+    {
+        if (!int.TryParse(pid, out var id)) return false;
+        if (id == Environment.ProcessId) return true;
+        return Directory.Exists($"/proc/{id}") || (!OperatingSystem.IsLinux() && Exists(id));
+
+        static bool Exists(int id)
+        {
+            try { using var p = System.Diagnostics.Process.GetProcessById(id); return !p.HasExited; }
+            catch (ArgumentException) { return false; }
+            catch (InvalidOperationException) { return false; }
         }
     }
 

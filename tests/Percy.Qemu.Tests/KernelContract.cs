@@ -67,7 +67,7 @@ public static class KernelContract
         // to a full input ring on a slow (loaded, emulated) machine.
         m.WaitForQuiet(TimeSpan.FromMilliseconds(500));
         m.Send("\r");
-        var v = m.RunCommand("version", timeout ?? TimeSpan.FromSeconds(30));
+        var v = m.RunCommand("version", timeout ?? TimeSpan.FromSeconds(15));
         Assert.True(v.Count == 1 && KernelLog.BannerText.IsMatch(v[0]),
             $"after the garbage, `version` printed:\n{v.Text}\n{m.Tail()}");
         return m.Lines.Skip(before).TakeWhile(l => l.Index < v.Echo.Index).ToList();
