@@ -20,7 +20,8 @@ namespace Percy.Kernel
         static extern ulong ReadEntryTsc();
 
         public static ulong EntryTsc => ReadEntryTsc();
-        public static uint CpuId => 0;
+        // The running CPU's logical number, from its per-CPU area (GS base).
+        public static uint CpuId => (uint)Smp.PerCpu.ThisCpuNumber;
         public static BootInformation Information;
         public static byte* CommandLine => Information.CommandLine;
         public static int CommandLineLength => Information.CommandLineLength;
@@ -44,6 +45,7 @@ namespace Percy.Kernel
             Log.Info($"percy: tsc {Clock.TscPerMs / 1000} MHz");
 
             Gdt.InitThisCpu();
+            Smp.Cpus.InitBootCpu();
             Interrupts.Init();
             LoadSymbols();
 
@@ -55,6 +57,9 @@ namespace Percy.Kernel
             KernelHeap.Init();
             Gdt.MoveInterruptStacks();
             Input.Init();
+            Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
+            Smp.Cpus.Discover(Acpi.AcpiBoot.Madt, KernelPageTables.PossibleCpus);
+            Smp.SmpBoot.StartSecondaryCpus();
 
             BuiltinCommands.Register();
             MemoryCommands.Register();
@@ -63,8 +68,10 @@ namespace Percy.Kernel
             SelfTest.SelfTests.RegisterCommand();
             SelfTest.CoreTests.Register();
             SelfTest.MemoryTests.Register();
+            Smp.SmpCommands.Register();
+            Smp.SmpTests.Register();
 
-            Log.Info($"percy: ready cpus=1 possible=1 boot_ms={Clock.MillisecondsSinceBoot()}");
+            Log.Info($"percy: ready cpus={Smp.Cpus.OnlineCount} possible={Smp.Cpus.PossibleCount} boot_ms={Clock.MillisecondsSinceBoot()}");
             Shell.Shell.Run();
         }
 

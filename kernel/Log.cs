@@ -13,6 +13,9 @@ namespace Percy.Kernel
         const int RingSize = 128 * 1024;
         static byte* s_ring;
         static int s_used;
+        // Several CPUs may log at once: one lock keeps lines whole and the ring
+        // consistent. Taken with interrupts off, since interrupt handlers log too.
+        static int s_lock;
 
         public static void Info(string text) => Write(LogLevel.Info, Line(text));
         public static void Info(TextLine text) => Write(LogLevel.Info, text);
@@ -28,8 +31,13 @@ namespace Percy.Kernel
             ulong ns = Clock.NanosecondsSinceBoot();
             TextLine line = $"[{ns / 1_000_000_000,5}.{ns / 1000 % 1_000_000:D6}] ";
             for (int i = 0; i < text.Length; i++) line.Append((char)text[i]);
-            Console.Console.WriteLine(line);
-            Store(level, line);
+            fixed (int* lockWord = &s_lock)
+            {
+                ulong flags = Smp.SpinLock.LockIrqSave(lockWord);
+                Console.Console.WriteLine(line);
+                Store(level, line);
+                Smp.SpinLock.UnlockIrqRestore(lockWord, flags);
+            }
         }
 
         static void Store(LogLevel level, TextLine line)

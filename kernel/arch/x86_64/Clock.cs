@@ -19,19 +19,45 @@ namespace Percy.Kernel.Arch
         public static void Calibrate()
         {
             s_entryTsc = Boot.EntryTsc;
-            uint count = PitHz * CalibrationMs / 1000;
+            byte gate = StartPitOneShot(CalibrationMs);
+            ulong start = Cpu.ReadTsc();
+            WaitPitOneShot(gate);
+            ulong elapsed = Cpu.ReadTsc() - start;
+            s_tscPerMs = elapsed / CalibrationMs;
+            if (s_tscPerMs == 0) s_tscPerMs = 1;
+        }
+
+        // Starts PIT channel 2 counting down `ms` milliseconds (at most 54); returns the
+        // old port 0x61 value for WaitPitOneShot. Also used to calibrate the LAPIC timer.
+        public static byte StartPitOneShot(uint ms)
+        {
+            uint count = PitHz * ms / 1000;
             byte gate = Cpu.InB(PitGatePort);
             Cpu.OutB(PitGatePort, (byte)((gate & ~SpeakerOff) | GateOn));
             Cpu.OutB(PitCommand, Channel2OneShot);
             Cpu.OutB(PitChannel2, (byte)count);
             Cpu.OutB(PitChannel2, (byte)(count >> 8));
-            ulong start = Cpu.ReadTsc();
-            while ((Cpu.InB(PitGatePort) & OutputHigh) == 0) Cpu.Pause();
-            ulong elapsed = Cpu.ReadTsc() - start;
-            Cpu.OutB(PitGatePort, gate);
-            s_tscPerMs = elapsed / CalibrationMs;
-            if (s_tscPerMs == 0) s_tscPerMs = 1;
+            return gate;
         }
+
+        // Polls until the count started by StartPitOneShot reaches zero, then restores the gate.
+        public static void WaitPitOneShot(byte gate)
+        {
+            while ((Cpu.InB(PitGatePort) & OutputHigh) == 0) Cpu.Pause();
+            Cpu.OutB(PitGatePort, gate);
+        }
+
+        // Busy-waits on the TSC; for the short, documented delays of hardware protocols
+        // (INIT-SIPI), never for waiting on events.
+        public static void DelayMicroseconds(ulong us)
+        {
+            ulong end = Cpu.ReadTsc() + s_tscPerMs * us / 1000;
+            while (Cpu.ReadTsc() < end) Cpu.Pause();
+        }
+
+        // A TSC deadline `ms` milliseconds from now, for timeouts.
+        public static ulong DeadlineAfterMs(ulong ms) => Cpu.ReadTsc() + s_tscPerMs * ms;
+        public static bool Passed(ulong deadline) => Cpu.ReadTsc() >= deadline;
 
         public static ulong NanosecondsSinceBoot() => Nanoseconds(Cpu.ReadTsc() - s_entryTsc);
         public static ulong MillisecondsSinceBoot() => NanosecondsSinceBoot() / 1_000_000;

@@ -35,10 +35,10 @@ namespace Percy.Kernel.Arch
         public const byte DoubleFaultIst = 1;
         public const byte NmiIst = 2;
         const int Entries = 5;                       // null, code, data, TSS (two slots)
-        const ulong CodeDescriptor = 0x00AF9A000000FFFF; // present, ring 0, 64-bit code
-        const ulong DataDescriptor = 0x00CF92000000FFFF; // present, ring 0, writable
+        public const ulong CodeDescriptor = 0x00AF9A000000FFFF; // present, ring 0, 64-bit code
+        public const ulong DataDescriptor = 0x00CF92000000FFFF; // present, ring 0, writable
         const ulong TssAvailable = 0x89;             // present, type 9: 64-bit TSS (available)
-        const int IstStackSize = 16 * 1024;
+        public const int IstStackSize = 16 * 1024;
 
         static TaskStateSegment* s_bootTss;
 
@@ -47,16 +47,25 @@ namespace Percy.Kernel.Arch
         [RuntimeImport("*", "percy_load_tr")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern void LoadTaskRegister(ulong selector);
 
-        // Builds and loads a GDT and TSS for the calling CPU. Each CPU gets its own pair:
-        // a TSS is marked busy once loaded and cannot be shared.
+        // Builds and loads a GDT and TSS for the calling CPU (the boot CPU, early: its fault
+        // stacks come from the boot arena until MoveInterruptStacks).
         public static void InitThisCpu()
+        {
+            DescriptorPointer ptr = Create((ulong)Heap.Allocate(IstStackSize) + IstStackSize,
+                                           (ulong)Heap.Allocate(IstStackSize) + IstStackSize, out s_bootTss);
+            Load(&ptr);
+        }
+
+        // A GDT and TSS for one CPU, with the given double-fault and NMI stack tops. Each
+        // CPU needs its own pair: a TSS is marked busy once loaded and cannot be shared.
+        // The boot CPU builds them for the APs (the heap is not theirs to use yet).
+        public static DescriptorPointer Create(ulong doubleFaultStack, ulong nmiStack, out TaskStateSegment* tssOut)
         {
             ulong* gdt = (ulong*)Heap.Allocate((ulong)(Entries * sizeof(ulong)));
             var tss = (TaskStateSegment*)Heap.Allocate((ulong)sizeof(TaskStateSegment));
-            tss->Ist1 = (ulong)Heap.Allocate(IstStackSize) + IstStackSize;
-            tss->Ist2 = (ulong)Heap.Allocate(IstStackSize) + IstStackSize;
+            tss->Ist1 = doubleFaultStack;
+            tss->Ist2 = nmiStack;
             tss->IoMapBase = (ushort)sizeof(TaskStateSegment); // no I/O permission bitmap
-            s_bootTss = tss;
 
             gdt[KernelCode / 8] = CodeDescriptor;
             gdt[KernelData / 8] = DataDescriptor;
@@ -68,9 +77,18 @@ namespace Percy.Kernel.Arch
             DescriptorPointer ptr;
             ptr.Limit = Entries * sizeof(ulong) - 1;
             ptr.Base = (ulong)gdt;
-            LoadGdt(&ptr, KernelCode, KernelData);
+            tssOut = tss;
+            return ptr;
+        }
+
+        // Loads a GDT made by Create on the calling CPU, and its TSS.
+        public static void Load(DescriptorPointer* gdt)
+        {
+            LoadGdt(gdt, KernelCode, KernelData);
             LoadTaskRegister(Tss);
         }
+
+        public static TaskStateSegment* BootTss => s_bootTss;
 
         // Once guarded kernel stacks exist, the boot CPU's fault stacks move onto them
         // (the CPU reads the IST slots at every interrupt, so this takes effect at once).

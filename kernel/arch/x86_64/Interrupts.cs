@@ -1,5 +1,6 @@
-// Where every interrupt lands (from interrupts.asm). CPU exceptions are fatal unless
-// a handler claims them; legacy IRQs go to the handler registered for their line.
+// Where every interrupt lands (from interrupts.asm), on any CPU. CPU exceptions are
+// fatal unless a handler claims them; legacy IRQs (8259, boot CPU only) go to the
+// handler registered for their line; local APIC vectors (IPIs, errors) to Apic/SmpCall.
 using System.Runtime;
 
 namespace Percy.Kernel.Arch
@@ -61,7 +62,24 @@ namespace Percy.Kernel.Arch
                 Pic.EndOfInterruptFor(line);
                 return;
             }
-            Log.Warn($"interrupts: unexpected vector {vector}");
+            // Local APIC vectors. Spurious interrupts were never in service: no EOI.
+            switch ((int)vector)
+            {
+                case Apic.CallVector:
+                    Smp.SmpCall.HandleIpi();
+                    Apic.EndOfInterrupt();
+                    return;
+                case Apic.SpuriousVector:
+                    Apic.HandleSpurious();
+                    return;
+                case Apic.ErrorVector:
+                    Apic.HandleError();
+                    return;
+                case Apic.TimerVector:
+                    Apic.EndOfInterrupt();
+                    return;
+            }
+            Log.Warn($"interrupts: unexpected vector {vector} on cpu {Boot.CpuId}");
         }
     }
 }

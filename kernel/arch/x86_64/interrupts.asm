@@ -87,9 +87,8 @@ percy_load_gdt:                 ; (descriptor pointer, code selector, data selec
     mov ds, dx
     mov es, dx
     mov ss, dx
-    xor eax, eax
-    mov fs, ax
-    mov gs, ax
+    ; FS and GS are left alone: GS's base (an MSR) is the per-CPU area, and loading a
+    ; selector into GS clears that base on some CPUs.
     ; Reload CS with a far return: push the new selector and the return target.
     pop rax
     push rsi

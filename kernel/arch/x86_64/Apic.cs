@@ -1,0 +1,175 @@
+// The local APIC of each CPU, in x2APIC mode (registers are MSRs 0x800 + offset/16)
+// when CPUID offers it, otherwise in xAPIC mode (registers in a 4 KiB MMIO page, mapped
+// uncached in the vmap area). The boot CPU chooses the mode; every AP follows it.
+//
+// Vectors: 0xEF timer (calibrated, kept masked: nothing schedules yet), 0xF0 cross-CPU
+// call IPI, 0xFE APIC error, 0xFF spurious (its low four bits must be set on old parts).
+// Legacy IRQs stay on the 8259 PIC, routed to the boot CPU through LINT0 in ExtINT mode
+// (virtual wire): see docs note in Smp.cs.
+using Percy.Kernel.Mm;
+
+namespace Percy.Kernel.Arch
+{
+    internal static unsafe class Apic
+    {
+        public const int TimerVector = 0xEF;
+        public const int CallVector = 0xF0;
+        public const int ErrorVector = 0xFE;
+        public const int SpuriousVector = 0xFF;
+
+        // Register offsets in the xAPIC page (Intel SDM vol. 3, table 11-1).
+        const uint RegId = 0x20, RegVersion = 0x30, RegTpr = 0x80, RegEoi = 0xB0, RegSvr = 0xF0;
+        const uint RegEsr = 0x280, RegIcrLow = 0x300, RegIcrHigh = 0x310;
+        const uint RegLvtTimer = 0x320, RegLvtLint0 = 0x350, RegLvtLint1 = 0x360, RegLvtError = 0x370;
+        const uint RegTimerInitial = 0x380, RegTimerCurrent = 0x390, RegTimerDivide = 0x3E0;
+
+        const uint ApicBaseMsr = 0x1B;
+        const ulong ApicBaseEnable = 1ul << 11, ApicBaseX2Apic = 1ul << 10, ApicBaseAddressMask = 0xFFFFFF000;
+        const uint X2ApicMsrBase = 0x800;
+        const uint X2ApicIcrMsr = 0x830;
+        const uint CpuIdFeatures = 1, X2ApicFeatureBit = 1u << 21;
+
+        const uint SvrEnable = 1u << 8;
+        const uint LvtMasked = 1u << 16;
+        const uint DeliveryExtInt = 7u << 8, DeliveryNmi = 4u << 8;
+        const uint IcrInit = 5u << 8, IcrStartup = 6u << 8, IcrFixed = 0;
+        const uint IcrLevelAssert = 1u << 14, IcrLevelTrigger = 1u << 15, IcrDeliveryPending = 1u << 12;
+        const int XApicDestinationShift = 24;
+        const uint TimerDivideBy16 = 0x3;
+        const uint TimerCalibrationMs = 10;
+
+        // Where the xAPIC page is mapped: the vmap slot above the stacks (KernelStacks
+        // uses its first 64 GiB).
+        public const ulong MmioVirtual = AddressSpace.VmapBase + (64ul << 30);
+
+        static bool s_x2apic;
+        static ulong s_mmio;                         // virtual address of the xAPIC page
+        static ulong s_physical;
+        static uint s_timerTicksPerMs;
+        static int s_errors, s_spurious;
+
+        public static bool X2ApicMode => s_x2apic;
+        public static ulong PhysicalBase => s_physical;
+        public static uint TimerTicksPerMs => s_timerTicksPerMs;
+        public static int SpuriousCount => s_spurious;
+        public static int ErrorCount => s_errors;
+
+        // Boot CPU: choose the mode, map the registers, set up this LAPIC, calibrate the timer.
+        public static void InitBootCpu(ulong madtAddress)
+        {
+            uint* regs = stackalloc uint[4];
+            Cpu.CpuId(CpuIdFeatures, 0, regs);
+            s_x2apic = (regs[2] & X2ApicFeatureBit) != 0;
+            ulong msr = Cpu.ReadMsr(ApicBaseMsr);
+            s_physical = msr & ApicBaseAddressMask;
+            if (s_physical == 0) s_physical = madtAddress;
+            if (madtAddress != 0 && madtAddress != s_physical)
+                Log.Warn($"apic: warning: MADT says LAPIC at {madtAddress:x}, APIC_BASE MSR says {s_physical:x}; using the MSR");
+            if (!s_x2apic)
+            {
+                string error = KernelPageTables.Kernel.Map(MmioVirtual, s_physical, AddressSpace.PageSize, AddressSpace.PageSize,
+                                                           PageFlags.KernelReadWrite | PageFlags.Uncached);
+                if (error != null) Panic.Fail($"apic: cannot map the local APIC: {error}");
+                s_mmio = MmioVirtual;
+            }
+            InitThisCpu(true);
+            CalibrateTimer();
+            Log.Info($"apic: {(s_x2apic ? "x2APIC" : "xAPIC")} mode, base 0x{s_physical:x}, id {CurrentId()}, version 0x{Read(RegVersion) & 0xFF:x}, timer {s_timerTicksPerMs} ticks/ms (divide 16)");
+        }
+
+        // Every CPU: enable its LAPIC in the chosen mode and program the local vectors.
+        // Only the boot CPU takes legacy interrupts through LINT0 (ExtINT from the 8259);
+        // on APs LINT0 is masked so the PIC's interrupts are not seen twice.
+        public static void InitThisCpu(bool bootCpu)
+        {
+            ulong msr = Cpu.ReadMsr(ApicBaseMsr) | ApicBaseEnable;
+            Cpu.WriteMsr(ApicBaseMsr, msr);                  // xAPIC first: x2APIC is entered from it
+            if (s_x2apic) Cpu.WriteMsr(ApicBaseMsr, msr | ApicBaseX2Apic);
+            Write(RegTpr, 0);
+            Write(RegLvtTimer, LvtMasked | TimerVector);
+            Write(RegLvtLint0, bootCpu ? DeliveryExtInt : LvtMasked);
+            Write(RegLvtLint1, DeliveryNmi);
+            Write(RegLvtError, ErrorVector);
+            ClearErrors();
+            Write(RegSvr, SvrEnable | SpuriousVector);
+            EndOfInterrupt();
+        }
+
+        // This CPU's APIC id: all 32 bits in x2APIC mode, bits 31:24 of the register otherwise.
+        public static uint CurrentId()
+        {
+            uint id = Read(RegId);
+            return s_x2apic ? id : id >> XApicDestinationShift;
+        }
+
+        public static void EndOfInterrupt() => Write(RegEoi, 0);
+
+        // xAPIC ids are 8 bits: a CPU with a larger id can only be reached in x2APIC mode.
+        public static bool CanAddress(uint apicId) => s_x2apic || apicId <= 0xFF;
+
+        public static void SendInit(uint apicId)
+        {
+            SendIcr(apicId, IcrInit | IcrLevelAssert | IcrLevelTrigger);
+            // De-assert: only 82489DX-era APICs need it, modern ones ignore it (Linux sends it too).
+            SendIcr(apicId, IcrInit | IcrLevelTrigger);
+        }
+
+        // The start-up IPI's vector is the physical page number of the real-mode entry.
+        public static void SendStartup(uint apicId, ulong page) => SendIcr(apicId, IcrStartup | (uint)(page >> 12));
+
+        public static void SendIpi(uint apicId, int vector) => SendIcr(apicId, IcrFixed | (uint)vector);
+
+        static void SendIcr(uint apicId, uint low)
+        {
+            ulong flags = Smp.Irq.Save();                   // the two xAPIC writes must not be split
+            if (s_x2apic) Cpu.WriteMsr(X2ApicIcrMsr, (ulong)apicId << 32 | low);
+            else
+            {
+                Write(RegIcrHigh, apicId << XApicDestinationShift);
+                Write(RegIcrLow, low);
+                while ((Read(RegIcrLow) & IcrDeliveryPending) != 0) Cpu.Pause();
+            }
+            Smp.Irq.Restore(flags);
+        }
+
+        // The spurious vector needs no EOI: it was never in service.
+        public static void HandleSpurious() => s_spurious++;
+
+        public static void HandleError()
+        {
+            uint esr = ClearErrors();
+            s_errors++;
+            EndOfInterrupt();
+            Log.Warn($"apic: error interrupt on cpu {Boot.CpuId}: ESR=0x{esr:x}");
+        }
+
+        // ESR is latched by a write; returns what it held.
+        static uint ClearErrors()
+        {
+            Write(RegEsr, 0);
+            uint esr = Read(RegEsr);
+            Write(RegEsr, 0);
+            return esr;
+        }
+
+        // Counts LAPIC timer ticks over a PIT-timed interval.
+        static void CalibrateTimer()
+        {
+            Write(RegTimerDivide, TimerDivideBy16);
+            byte gate = Clock.StartPitOneShot(TimerCalibrationMs);
+            Write(RegTimerInitial, uint.MaxValue);
+            Clock.WaitPitOneShot(gate);
+            uint left = Read(RegTimerCurrent);
+            Write(RegTimerInitial, 0);                       // stop it
+            s_timerTicksPerMs = (uint.MaxValue - left) / TimerCalibrationMs;
+        }
+
+        static uint Read(uint reg) => s_x2apic ? (uint)Cpu.ReadMsr(X2ApicMsrBase + (reg >> 4)) : *(uint*)(s_mmio + reg);
+
+        static void Write(uint reg, uint value)
+        {
+            if (s_x2apic) Cpu.WriteMsr(X2ApicMsrBase + (reg >> 4), value);
+            else *(uint*)(s_mmio + reg) = value;
+        }
+    }
+}

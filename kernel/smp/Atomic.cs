@@ -1,0 +1,50 @@
+// Locked memory operations (trampoline.asm: C# has no lock prefix), a spinlock and
+// interrupt-flag save/restore. Callers pass addresses of fields that live in the heap,
+// in statics or in PerCpu areas: memory that never moves.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using Percy.Kernel.Arch;
+
+namespace Percy.Kernel.Smp
+{
+    internal static unsafe class Atomic
+    {
+        [RuntimeImport("*", "percy_atomic_xchg32")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern int Exchange(int* p, int value);
+        [RuntimeImport("*", "percy_atomic_cmpxchg32")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern int CompareExchange(int* p, int expected, int value);
+        [RuntimeImport("*", "percy_atomic_add32")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern int Add(int* p, int delta);
+        [RuntimeImport("*", "percy_atomic_or64")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Or(ulong* p, ulong bits);
+        [RuntimeImport("*", "percy_atomic_and64")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void And(ulong* p, ulong bits);
+    }
+
+    internal static unsafe class Irq
+    {
+        [RuntimeImport("*", "percy_irq_save")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong Save();
+        [RuntimeImport("*", "percy_irq_restore")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Restore(ulong flags);
+    }
+
+    // A test-and-set lock. Take it with interrupts off (LockIrqSave) when an interrupt
+    // handler may take it too, or the handler would spin on its own CPU's lock forever.
+    internal static unsafe class SpinLock
+    {
+        public static void Lock(int* l)
+        {
+            while (Atomic.Exchange(l, 1) != 0)
+                while (*l != 0) Cpu.Pause();          // read-only spin: no bus locking
+        }
+
+        public static void Unlock(int* l) => Atomic.Exchange(l, 0);
+
+        public static ulong LockIrqSave(int* l)
+        {
+            ulong flags = Irq.Save();
+            Lock(l);
+            return flags;
+        }
+
+        public static void UnlockIrqRestore(int* l, ulong flags)
+        {
+            Unlock(l);
+            Irq.Restore(flags);
+        }
+    }
+}
