@@ -14,7 +14,12 @@ namespace Percy.Kernel
         const int MaxFrames = 32;
         const ulong FrameWindow = 64 * 1024;        // a frame pointer further than this up the stack is garbage
 
+        const int NoCpu = -1;
+        static int s_panicCpu = NoCpu;              // the CPU that is reporting, once one is
         static bool s_panicking;
+
+        // True once some CPU has begun a panic: the others, stopped by an NMI, halt quietly.
+        public static bool InProgress => s_panicking;
         static ElfSymbolTable s_symbols;
 
         public static void SetSymbolTable(ElfSymbolTable symbols) => s_symbols = symbols;
@@ -47,13 +52,23 @@ namespace Percy.Kernel
         static void Enter()
         {
             Cpu.DisableInterrupts();
-            if (s_panicking)
+            int me = (int)Boot.CpuId;
+            fixed (int* owner = &s_panicCpu)
             {
-                // A fault while reporting a fault: say so and stop without touching more state.
-                Serial.Write("\r\npanic: recursive fault during panic\r\n");
-                Stop();
+                int previous = Smp.Atomic.CompareExchange(owner, NoCpu, me);
+                if (previous == me)
+                {
+                    // A fault while reporting a fault: say so and stop without touching more state.
+                    Serial.Write("\r\npanic: recursive fault during panic\r\n");
+                    Stop();
+                }
+                // Another CPU is already reporting: let it finish, and stay out of its way.
+                if (previous != NoCpu) Cpu.HaltForever();
             }
             s_panicking = true;
+            // Stop the other CPUs (an NMI gets through even with their interrupts off), so
+            // nothing changes under the report and no second report interleaves with it.
+            Smp.SmpBoot.StopOtherCpus();
         }
 
         // Walks the frame-pointer chain: ILC code keeps RBP frames, [rbp] = caller's rbp,

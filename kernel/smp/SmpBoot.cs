@@ -183,6 +183,14 @@ namespace Percy.Kernel.Smp
             return true;
         }
 
+        // For panics: halt every other online CPU with an NMI (Interrupts.Dispatch sees
+        // Panic.InProgress and halts). Harmless before the LAPIC is up or with one CPU.
+        public static void StopOtherCpus()
+        {
+            if (Cpus.Online == null || Cpus.OnlineCount < 2) return;
+            Apic.SendNmiToOthers();
+        }
+
         // The identity mapping was only for APs in transit.
         static void RemoveIdentityMapping()
         {

@@ -16,6 +16,23 @@ namespace Percy.Kernel.Smp
             SelfTests.Register("smp", "every_cpu_runs_call", &EveryCpuRunsCall);
             SelfTests.Register("smp", "single_cpu_call", &SingleCpuCall);
             SelfTests.Register("smp", "wait_and_no_wait", &WaitAndNoWait);
+            SelfTests.Register("smp", "lapic_timer_interrupts", &LapicTimerInterrupts);
+        }
+
+        // The calibrated LAPIC timer, armed for 1 ms, interrupts this CPU; the wait halts.
+        static void LapicTimerInterrupts(TestContext* t)
+        {
+            t->Expect(Apic.TimerTicksPerMs > 0, "timer calibrated");
+            int before = Apic.TimerInterrupts;
+            ulong start = Clock.NanosecondsSinceBoot();
+            ulong flags = Irq.Save();
+            Apic.StartOneShot(Apic.TimerTicksPerMs);
+            ulong deadline = Clock.DeadlineAfterMs(TimeoutMs);
+            while (Apic.TimerInterrupts == before && !Clock.Passed(deadline)) Cpu.WaitForInterrupt();
+            Irq.Restore(flags);
+            ulong us = (Clock.NanosecondsSinceBoot() - start) / 1000;
+            t->ExpectEqual((ulong)(Apic.TimerInterrupts - before), 1, "one timer interrupt");
+            t->Note($"1 ms one-shot fired after {us} us");
         }
 
         static void MasksConsistent(TestContext* t)

@@ -32,7 +32,8 @@ namespace Percy.Kernel.Arch
         const uint SvrEnable = 1u << 8;
         const uint LvtMasked = 1u << 16;
         const uint DeliveryExtInt = 7u << 8, DeliveryNmi = 4u << 8;
-        const uint IcrInit = 5u << 8, IcrStartup = 6u << 8, IcrFixed = 0;
+        const uint IcrInit = 5u << 8, IcrStartup = 6u << 8, IcrFixed = 0, IcrNmi = 4u << 8;
+        const uint IcrAllExcludingSelf = 3u << 18;
         const uint IcrLevelAssert = 1u << 14, IcrLevelTrigger = 1u << 15, IcrDeliveryPending = 1u << 12;
         const int XApicDestinationShift = 24;
         const uint TimerDivideBy16 = 0x3;
@@ -47,12 +48,14 @@ namespace Percy.Kernel.Arch
         static ulong s_physical;
         static uint s_timerTicksPerMs;
         static int s_errors, s_spurious;
+        static volatile int s_timerInterrupts;
 
         public static bool X2ApicMode => s_x2apic;
         public static ulong PhysicalBase => s_physical;
         public static uint TimerTicksPerMs => s_timerTicksPerMs;
         public static int SpuriousCount => s_spurious;
         public static int ErrorCount => s_errors;
+        public static int TimerInterrupts => s_timerInterrupts;
 
         // Boot CPU: choose the mode, map the registers, set up this LAPIC, calibrate the timer.
         public static void InitBootCpu(ulong madtAddress)
@@ -118,6 +121,25 @@ namespace Percy.Kernel.Arch
         public static void SendStartup(uint apicId, ulong page) => SendIcr(apicId, IcrStartup | (uint)(page >> 12));
 
         public static void SendIpi(uint apicId, int vector) => SendIcr(apicId, IcrFixed | (uint)vector);
+
+        // An NMI to every CPU but this one (destination shorthand "all excluding self").
+        public static void SendNmiToOthers() => SendIcr(0, IcrNmi | IcrAllExcludingSelf);
+
+        // One timer interrupt on this CPU after `ticks` (divide 16). Nothing schedules on it
+        // yet; the self-test uses it to show the calibrated timer interrupts.
+        public static void StartOneShot(uint ticks)
+        {
+            Write(RegTimerDivide, TimerDivideBy16);
+            Write(RegLvtTimer, TimerVector);                 // unmasked, one-shot
+            Write(RegTimerInitial, ticks);
+        }
+
+        public static void HandleTimer()
+        {
+            s_timerInterrupts++;
+            Write(RegLvtTimer, LvtMasked | TimerVector);
+            EndOfInterrupt();
+        }
 
         static void SendIcr(uint apicId, uint low)
         {

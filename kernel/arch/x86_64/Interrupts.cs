@@ -41,6 +41,8 @@ namespace Percy.Kernel.Arch
                 return;
             }
             if (vector == FaultProbe.PageFaultVector && FaultProbe.TryRecover(frame)) return;
+            // Another CPU panicked and stopped this one (SmpBoot.StopOtherCpus).
+            if (vector == Idt.Nmi && Panic.InProgress) Cpu.HaltForever();
             if (vector < Exceptions)
             {
                 Panic.Exception(frame);
@@ -76,7 +78,7 @@ namespace Percy.Kernel.Arch
                     Apic.HandleError();
                     return;
                 case Apic.TimerVector:
-                    Apic.EndOfInterrupt();
+                    Apic.HandleTimer();
                     return;
             }
             Log.Warn($"interrupts: unexpected vector {vector} on cpu {Boot.CpuId}");
