@@ -56,8 +56,9 @@ namespace Percy.Kernel
             KernelPageTables.UsePageAllocator();
             KernelHeap.Init();
             Gdt.MoveInterruptStacks();
-            Input.Init();
             Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
+            Interrupts.UseIoApic(Acpi.AcpiBoot.Madt);
+            Input.Init();
             Smp.Cpus.Discover(Acpi.AcpiBoot.Madt, KernelPageTables.PossibleCpus);
             Smp.SmpBoot.StartSecondaryCpus();
 

@@ -9,10 +9,8 @@
 // to ArrivalTimeoutMs for it to come online. A CPU that does not is sent INIT again
 // (parked, so it cannot wander into the next CPU's parameters), logged and left offline.
 //
-// Legacy interrupts stay on the 8259 PIC, delivered to the boot CPU through its LAPIC's
-// LINT0 in ExtINT (virtual wire) mode; APs mask LINT0. Percy's only device interrupts
-// are the serial port and the keyboard, which the boot CPU's shell consumes, so
-// routing them through the IOAPIC would buy nothing yet.
+// Device interrupts (serial, keyboard) go to the boot CPU, through the I/O APIC when the
+// MADT has one (IoApic.cs), else through the 8259 PIC; APs take only IPIs.
 using System.Runtime;
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;

@@ -4,8 +4,8 @@
 //
 // Vectors: 0xEF timer (calibrated, kept masked: nothing schedules yet), 0xF0 cross-CPU
 // call IPI, 0xFE APIC error, 0xFF spurious (its low four bits must be set on old parts).
-// Legacy IRQs stay on the 8259 PIC, routed to the boot CPU through LINT0 in ExtINT mode
-// (virtual wire): see docs note in Smp.cs.
+// Until the I/O APIC takes legacy IRQs (IoApic.cs), the 8259 PIC reaches the boot CPU
+// through LINT0 in ExtINT mode (virtual wire); APs always mask LINT0.
 using Percy.Kernel.Mm;
 
 namespace Percy.Kernel.Arch
@@ -97,6 +97,9 @@ namespace Percy.Kernel.Arch
             Write(RegSvr, SvrEnable | SpuriousVector);
             EndOfInterrupt();
         }
+
+        // Once the I/O APIC delivers legacy IRQs, the PIC's virtual-wire path is closed.
+        public static void MaskLegacyInput() => Write(RegLvtLint0, LvtMasked);
 
         // This CPU's APIC id: all 32 bits in x2APIC mode, bits 31:24 of the register otherwise.
         public static uint CurrentId()

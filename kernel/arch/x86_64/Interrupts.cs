@@ -1,6 +1,7 @@
 // Where every interrupt lands (from interrupts.asm), on any CPU. CPU exceptions are
 // fatal unless a handler claims them; legacy IRQs (8259, boot CPU only) go to the
-// handler registered for their line; local APIC vectors (IPIs, errors) to Apic/SmpCall.
+// handler registered for their line, whether the I/O APIC or the 8259 delivered them
+// (vector 0x20 + line either way); local APIC vectors (IPIs, errors) to Apic/SmpCall.
 using System.Runtime;
 
 namespace Percy.Kernel.Arch
@@ -27,7 +28,21 @@ namespace Percy.Kernel.Arch
         public static void SetIrqHandler(int line, delegate*<void> handler)
         {
             s_irqHandlers[line] = handler;
-            Pic.Unmask(line);
+            if (IoApic.Active) IoApic.Route(line);
+            else Pic.Unmask(line);
+        }
+
+        // Moves legacy IRQs from the 8259 PIC to the I/O APIC(s), when the MADT has one
+        // (after Apic.InitBootCpu): lines already in use are routed anew, then the PIC and
+        // the boot CPU's LINT0 are masked so no interrupt arrives by both paths.
+        public static void UseIoApic(Acpi.MadtInfo madt)
+        {
+            if (!IoApic.Init(madt)) return;
+            for (int line = 0; line < Pic.Lines; line++)
+                if (s_irqHandlers[line] != null) IoApic.Route(line);
+            Pic.MaskAll();
+            Apic.MaskLegacyInput();
+            Log.Info("interrupts: legacy IRQs through the I/O APIC, 8259 PIC masked");
         }
 
         [RuntimeExport("InterruptDispatch")]
@@ -46,6 +61,13 @@ namespace Percy.Kernel.Arch
             if (vector < Exceptions)
             {
                 Panic.Exception(frame);
+                return;
+            }
+            if (vector < Pic.VectorBase + Pic.Lines && IoApic.Active)
+            {
+                int irq = (int)vector - Pic.VectorBase;
+                if (s_irqHandlers[irq] != null) s_irqHandlers[irq]();
+                Apic.EndOfInterrupt();
                 return;
             }
             if (vector < Pic.VectorBase + Pic.Lines)

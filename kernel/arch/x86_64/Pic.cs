@@ -31,6 +31,13 @@ namespace Percy.Kernel.Arch
             WriteMask();
         }
 
+        // When the I/O APIC takes over: every line masked, the cascade too.
+        public static void MaskAll()
+        {
+            s_mask = 0xFFFF;
+            WriteMask();
+        }
+
         public static void EndOfInterruptFor(int line)
         {
             if (line >= 8) Cpu.OutB(SlaveCommand, EndOfInterrupt);
