@@ -116,8 +116,9 @@ namespace Percy.Kernel.Arch
         public static void SendInit(uint apicId)
         {
             SendIcr(apicId, IcrInit | IcrLevelAssert | IcrLevelTrigger);
-            // De-assert: only 82489DX-era APICs need it, modern ones ignore it (Linux sends it too).
-            SendIcr(apicId, IcrInit | IcrLevelTrigger);
+            // De-assert: only 82489DX-era APICs need it and modern ones ignore it (Linux sends
+            // it too); x2APIC does not support that ICR encoding at all.
+            if (!s_x2apic) SendIcr(apicId, IcrInit | IcrLevelTrigger);
         }
 
         // The start-up IPI's vector is the physical page number of the real-mode entry.
