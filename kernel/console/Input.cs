@@ -1,5 +1,7 @@
 // Keyboard and serial input meet here: interrupt handlers put bytes into a ring,
 // the shell takes them out and halts the CPU while the ring is empty.
+// Serial input is never dropped: when the ring is full, bytes stay in the UART's FIFO
+// (a sender such as QEMU then waits) and are drained as the shell consumes the ring.
 using Percy.Kernel.Arch;
 
 namespace Percy.Kernel.Console
@@ -19,9 +21,10 @@ namespace Percy.Kernel.Console
             Keyboard.Init();
         }
 
+        // Keyboard bytes cannot be held back: when the ring is full they are dropped.
         public static void Put(byte b)
         {
-            if (s_head - s_tail == RingSize) return;  // full: drop, as a UART would
+            if (s_head - s_tail == RingSize) return;
             s_ring[s_head++ % RingSize] = b;
         }
 
@@ -31,6 +34,7 @@ namespace Percy.Kernel.Console
             for (;;)
             {
                 Cpu.DisableInterrupts();
+                DrainSerial();
                 if (s_tail != s_head)
                 {
                     byte b = s_ring[s_tail++ % RingSize];
@@ -41,9 +45,11 @@ namespace Percy.Kernel.Console
             }
         }
 
-        static void OnSerialInterrupt()
+        static void OnSerialInterrupt() => DrainSerial();
+
+        static void DrainSerial()
         {
-            while (Serial.TryRead(out byte b)) Put(b);
+            while (s_head - s_tail < RingSize && Serial.TryRead(out byte b)) s_ring[s_head++ % RingSize] = b;
         }
     }
 }

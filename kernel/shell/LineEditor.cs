@@ -1,6 +1,7 @@
 // Turns the bytes a terminal (or the keyboard) sends into command lines: printable
 // characters are kept, backspace/DEL erases, CR or LF ends the line (CR LF counts once),
-// ANSI escape sequences (arrow keys and the like) and other control bytes are dropped.
+// ANSI escape sequences (arrow keys and the like) and other control bytes are dropped;
+// a control byte ends an unfinished escape sequence and is then handled as usual.
 // Pure logic: compiled into the kernel and into the host tests.
 namespace Percy.Kernel.Shell
 {
@@ -26,6 +27,9 @@ namespace Percy.Kernel.Shell
         {
             bool afterCarriageReturn = _lastWasCarriageReturn;
             _lastWasCarriageReturn = b == CarriageReturn;
+            // A control byte inside an escape sequence is acted on, as terminals do (ECMA-48):
+            // an unfinished sequence never swallows Enter.
+            if (_escape != EscapeState.None && b < 0x20 && b != Escape) _escape = EscapeState.None;
             if (_escape == EscapeState.SawEscape)
             {
                 _escape = b == '[' ? EscapeState.InSequence : EscapeState.None;

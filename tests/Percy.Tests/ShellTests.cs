@@ -61,6 +61,21 @@ public unsafe class LineEditorTests
         Assert.Equal("abc", Line(e));
     }
 
+    [Theory]
+    [InlineData("\x1b[")]
+    [InlineData("\x1b[1;2")]
+    [InlineData("\x1b")]
+    public void EnterEndsAnUnfinishedEscapeSequence(string escape)
+    {
+        var e = default(LineEditor);
+        var r = Feed(ref e, "ab" + escape + "\r");
+        Assert.Equal(EditResult.LineDone, r[^1]);
+        Assert.Equal("ab", Line(e));
+        e.Clear();
+        Feed(ref e, "version");
+        Assert.Equal("version", Line(e));
+    }
+
     [Fact]
     public void OverlongLinesAreFlaggedNotOverrun()
     {
