@@ -16,7 +16,22 @@ namespace Percy.Kernel.Smp
             SelfTests.Register("smp", "every_cpu_runs_call", &EveryCpuRunsCall);
             SelfTests.Register("smp", "single_cpu_call", &SingleCpuCall);
             SelfTests.Register("smp", "wait_and_no_wait", &WaitAndNoWait);
+            SelfTests.Register("smp", "many_calls_in_flight", &ManyCallsInFlight);
             SelfTests.Register("smp", "lapic_timer_interrupts", &LapicTimerInterrupts);
+        }
+
+        // Back-to-back non-waiting calls to every CPU: callers queue behind unread
+        // mailboxes, and no request is lost or run twice.
+        static void ManyCallsInFlight(TestContext* t)
+        {
+            const int Rounds = 100;
+            var g = (Gate*)Heap.Allocate((ulong)sizeof(Gate));
+            for (int i = 0; i < Rounds; i++) SmpCall.Call(SmpCall.AllCpus, &CountCall, g, false);
+            ulong expected = (ulong)(Rounds * Cpus.OnlineCount);
+            ulong deadline = Clock.DeadlineAfterMs(TimeoutMs);
+            while ((ulong)g->Finished < expected && !Clock.Passed(deadline)) Cpu.Pause();
+            t->ExpectEqual((ulong)g->Finished, expected, "calls run");
+            Heap.Free(g);
         }
 
         // The calibrated LAPIC timer, armed for 1 ms, interrupts this CPU; the wait halts.
