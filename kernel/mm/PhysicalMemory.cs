@@ -59,7 +59,7 @@ namespace Percy.Kernel.Mm
             ulong free = FreeBytes();
             if (free < MinimumFreeMemory)
                 Panic.Fail($"not enough memory: need {MinimumFreeMemory / 1024} KiB, have {free / 1024} KiB");
-            Log.Info($"bootmem: {Bootmem.TotalMemory() / 1024} KiB usable in {Bootmem.MemoryCount} ranges, {Bootmem.ReservedMemory() / 1024} KiB reserved, trampoline at 0x{TrampolinePage:x}");
+            Log.Info($"bootmem: {Bootmem.TotalMemory() / 1024} KiB usable in {Bootmem.MemoryCount} ranges, {Bootmem.ReservedMemory() / 1024} KiB reserved, boot information at 0x{info.Physical:x}, trampoline at 0x{TrampolinePage:x}");
         }
 
         // The boot loader copies the kernel's non-allocated sections (.symtab, .strtab) into
