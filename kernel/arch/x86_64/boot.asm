@@ -21,6 +21,9 @@
 %define CR0_WP           (1 << 16)       ; read-only pages bind ring 0 too (W^X)
 %define CR0_PG           (1 << 31)
 %define BOOT_STACK_SIZE  4096
+%define KERNEL_CODE      0x08               ; Gdt.KernelCode: the boot GDT's selectors match
+%define KERNEL_DATA      0x10               ; Gdt.KernelData
+%define PAGE_TABLE_SIZE  0x1000
 %define FB_WIDTH         1024
 %define FB_HEIGHT        768
 %define FB_DEPTH         32
@@ -88,11 +91,11 @@ _start:
     ; The low PDPT points at all four directories (identity map) ...
     mov eax, boot_pd + PAGE_PRESENT_RW
     mov [boot_pdpt_low], eax
-    add eax, 0x1000
+    add eax, PAGE_TABLE_SIZE
     mov [boot_pdpt_low + 8], eax
-    add eax, 0x1000
+    add eax, PAGE_TABLE_SIZE
     mov [boot_pdpt_low + 16], eax
-    add eax, 0x1000
+    add eax, PAGE_TABLE_SIZE
     mov [boot_pdpt_low + 24], eax
     ; ... and the high PDPT's slot 510 maps -2 GiB onto physical 0..1 GiB.
     mov dword [boot_pdpt_high + 510 * 8], boot_pd + PAGE_PRESENT_RW
@@ -116,7 +119,7 @@ _start:
     or eax, CR0_PG | CR0_MP | CR0_WP
     mov cr0, eax
     lgdt [boot_gdt_ptr]
-    jmp 0x08:long_mode_entry
+    jmp KERNEL_CODE:long_mode_entry
 
 ; Without serial or screen set up we can only leave a mark on the VGA text screen.
 .not_multiboot2:
@@ -139,7 +142,7 @@ _start:
 
 bits 64
 long_mode_entry:
-    mov ax, 0x10
+    mov ax, KERNEL_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -155,8 +158,8 @@ msg_no_long_mode:   db "percy: this CPU has no 64-bit long mode", 0
 align 8
 boot_gdt:
     dq 0
-    dq 0x00AF9A000000FFFF                    ; 0x08: 64-bit code
-    dq 0x00CF92000000FFFF                    ; 0x10: data
+    dq 0x00AF9A000000FFFF                    ; KERNEL_CODE: 64-bit code
+    dq 0x00CF92000000FFFF                    ; KERNEL_DATA: data
 boot_gdt_ptr:
     dw boot_gdt_ptr - boot_gdt - 1
     dq boot_gdt
