@@ -115,12 +115,12 @@ namespace Percy.Kernel.Mm
                 if (m.End / Page > endPfn) endPfn = m.End / Page;
             }
             ulong count = endPfn - firstPfn;
-            ulong metadataBytes = Bootmem.RoundUp(count * (ulong)sizeof(PageInfo), Page);
+            ulong metadataBytes = Bootmem.RoundUp(PageAllocator.MetadataBytes(firstPfn, count), Page);
             ulong metadata = Bootmem.Alloc(metadataBytes, Page, DirectMap.Limit, "page metadata");
             if (metadata == 0)
                 Panic.Fail($"not enough memory: need {metadataBytes / 1024} KiB for page metadata, have {FreeBytes() / 1024} KiB");
             Memory.Fill(DirectMap.ToVirtual(metadata), 0, (nuint)metadataBytes);
-            Pages = new PageAllocator(firstPfn, count, (PageInfo*)DirectMap.ToVirtual(metadata));
+            Pages = new PageAllocator(firstPfn, count, DirectMap.ToVirtual(metadata));
 
             int cursor = 0;
             ulong address = 0;

@@ -12,7 +12,7 @@ public unsafe class PageAllocatorTests
 {
     static PageAllocator Create(ulong basePfn, ulong count)
     {
-        var metadata = (PageInfo*)NativeMemory.AllocZeroed((nuint)count, (nuint)sizeof(PageInfo));
+        var metadata = (byte*)NativeMemory.AllocZeroed((nuint)PageAllocator.MetadataBytes(basePfn, count));
         return new PageAllocator(basePfn, count, metadata);
     }
 
