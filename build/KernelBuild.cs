@@ -32,11 +32,12 @@ internal static class KernelBuild
         // Diagnostics of successful steps are printed after each step, not during it, so they
         // do not tear through the live progress display.
         var diagnostics = new List<string>();
+        PerCpuSection percpu = await Ui.StepAsync("kernel: per-CPU declarations", _ => Task.FromResult(PerCpuGenerator.Generate()));
         await Ui.StepAsync("kernel: dotnet publish", _ => PublishAsync(buildId, diagnostics, cancellationToken));
         ShowDiagnostics(diagnostics);
         string managedObject = FindManagedObject();
 
-        IReadOnlyList<string> sources = FindAssemblySources();
+        IReadOnlyList<string> sources = [.. FindAssemblySources(), PerCpuGenerator.GeneratedAssembly];
         List<string> asmObjects = await Ui.StepAsync($"kernel: nasm ({sources.Count} files)", _ => AssembleAsync(sources, diagnostics, cancellationToken));
         ShowDiagnostics(diagnostics);
 
@@ -44,6 +45,7 @@ internal static class KernelBuild
         await Ui.StepAsync("kernel: ld", _ => LinkAsync([.. asmObjects, managedObject], elf, diagnostics, cancellationToken));
         ShowDiagnostics(diagnostics);
         await VerifyMultibootAsync(elf, cancellationToken);
+        await PerCpuCheck.VerifyAsync(elf, percpu, cancellationToken);
 
         Ui.Success($"kernel: {Paths.Display(elf)} ({Ui.FormatSize(new FileInfo(elf).Length)}, {BuildInfo.Version} {buildId})");
         s_builtElf = elf;

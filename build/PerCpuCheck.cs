@@ -1,0 +1,102 @@
+using System.Globalization;
+
+namespace Percy.Build;
+
+/// <summary>
+/// After the link: proves the ELF's .data..percpu agrees with the offsets compiled into the
+/// kernel's C#. <c>__per_cpu_start</c> is 0 and <c>__per_cpu_end</c> is the static size, and
+/// every <c>per_cpu__*</c> symbol is in .data..percpu at the offset and with the size the
+/// generated C# uses — and no per-CPU symbol is there that the C# does not know.
+/// </summary>
+internal static class PerCpuCheck
+{
+    private sealed record ElfSymbol(ulong Value, string Section, ulong Size);
+
+    public static async Task VerifyAsync(string elf, PerCpuSection section, CancellationToken cancellationToken)
+    {
+        ToolResult result = await Tool.RunCheckedAsync(
+            "objdump",
+            ["-t", elf],
+            "kernel: objdump -t",
+            "objdump comes with binutils; run ./build.sh deps",
+            cancellationToken);
+        Dictionary<string, ElfSymbol> symbols = Parse(result.Output);
+
+        var problems = new List<string>();
+        Expect(symbols, "__per_cpu_start", 0, null, problems);
+        Expect(symbols, "__per_cpu_end", section.Size, null, problems);
+        foreach (PerCpuVariable v in section.Variables)
+        {
+            Expect(symbols, v.Symbol, v.Offset, v.Size, problems);
+        }
+
+        var known = section.Variables.Select(v => v.Symbol).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, symbol) in symbols)
+        {
+            if (symbol.Section == PerCpuGenerator.SectionName && name.StartsWith(PerCpuGenerator.SymbolPrefix, StringComparison.Ordinal) && !known.Contains(name))
+            {
+                problems.Add($"{name} is in {PerCpuGenerator.SectionName} but no [DefinePerCpu] declaration produced it");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new BuildException(
+                $"kernel: the per-CPU offsets compiled into the C# and the symbols of {Paths.Display(elf)} disagree; check the {PerCpuGenerator.SectionName} lines of kernel/arch/x86_64/linker.ld",
+                string.Join("\n", problems));
+        }
+    }
+
+    private static void Expect(Dictionary<string, ElfSymbol> symbols, string name, ulong value, ulong? size, List<string> problems)
+    {
+        if (!symbols.TryGetValue(name, out ElfSymbol? symbol))
+        {
+            problems.Add($"{name}: not in the symbol table");
+            return;
+        }
+
+        if (symbol.Section != PerCpuGenerator.SectionName)
+        {
+            problems.Add($"{name}: in section {symbol.Section}, not {PerCpuGenerator.SectionName}");
+        }
+
+        if (symbol.Value != value)
+        {
+            problems.Add($"{name}: at 0x{symbol.Value:x} in the ELF, 0x{value:x} in the C#");
+        }
+
+        if (size is { } expected && symbol.Size != expected)
+        {
+            problems.Add($"{name}: {symbol.Size} bytes in the ELF, {expected} in the C#");
+        }
+    }
+
+    // objdump -t lines: "<value> <7 flag characters> <section>\t<size> <name>".
+    private static Dictionary<string, ElfSymbol> Parse(string output)
+    {
+        var symbols = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
+        foreach (string line in output.Split('\n'))
+        {
+            if (line.Length < 26 || !ulong.TryParse(line.AsSpan(0, 16), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong value))
+            {
+                continue;
+            }
+
+            string[] rest = line[25..].Split('\t', 2);
+            if (rest.Length != 2)
+            {
+                continue;
+            }
+
+            string[] sizeAndName = rest[1].Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+            if (sizeAndName.Length != 2 || !ulong.TryParse(sizeAndName[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong size))
+            {
+                continue;
+            }
+
+            symbols[sizeAndName[1].Trim()] = new ElfSymbol(value, rest[0].Trim(), size);
+        }
+
+        return symbols;
+    }
+}
