@@ -19,6 +19,7 @@
 // A 1 GiB-aligned stride also lets the local window alias a CPU's own page directories.
 //
 // Pure logic: compiled into the kernel and into the host tests.
+using System.Runtime.CompilerServices;
 using Percy.Kernel.Mm;
 
 namespace Percy.Kernel.Percpu
@@ -61,10 +62,13 @@ namespace Percy.Kernel.Percpu
         public const string ReservedOption = "percpu.reserved";
 
         // CPU `cpu`'s unit, and a variable at `offset` in it: constants and one multiply
-        // (a shift: UnitStride is a power of two), never a load.
+        // (a shift: UnitStride is a power of two), never a load; always inlined.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ulong UnitBase(int cpu) => RegionBase + (ulong)(uint)cpu * UnitStride;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ulong GlobalAddress(int cpu, ulong offset) => RegionBase + (ulong)(uint)cpu * UnitStride + offset;
         // The running CPU's copy, through the local window. Never hand this address to another CPU.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ulong LocalAddress(ulong offset) => LocalBase + offset;
 
         // The Linux shape of the same thing: __per_cpu_offset[cpu] for a zero-based section.

@@ -1,0 +1,21 @@
+// The two probes of issue 5, exported under plain symbol names so `objdump -d` can show
+// what the generated accessors compile to:
+//   percpu_probe_this_cpu_inc     this CPU's ProbeCounter++ through the local window:
+//                                 one instruction touches the variable, no call
+//   percpu_probe_per_cpu_addr     the global address of CPU `cpu`'s ProbeCounter:
+//                                 constants and a shift, no memory load
+// Nothing calls them yet: the local window and the units are mapped by the boot
+// integration (docs/percpu.md), before which the increment would fault.
+using System.Runtime;
+
+namespace Percy.Kernel.Percpu
+{
+    internal static unsafe class PerCpuProbes
+    {
+        [RuntimeExport("percpu_probe_this_cpu_inc")]
+        static void ThisCpuInc() => PerCpuExamples.ProbeCounter++;
+
+        [RuntimeExport("percpu_probe_per_cpu_addr")]
+        static ulong PerCpuAddr(int cpu) => (ulong)PerCpuExamples.ProbeCounterPointer(cpu);
+    }
+}
