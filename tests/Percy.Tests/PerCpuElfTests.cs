@@ -1,0 +1,173 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.RegularExpressions;
+using Percy.Kernel.Mm;
+using Percy.Kernel.Percpu;
+using Xunit;
+
+namespace Percy.Tests;
+
+// The kernel the build produced: its .data..percpu section and per_cpu__* symbols agree
+// with the offsets in the generated C# (kernel/percpu/obj/PerCpu.g.cs), the initial values
+// are in the section's bytes, and the section's size gives the expected first chunk.
+// (The build checks the same with objdump after every link; this reads the ELF itself.)
+public class PerCpuElfTests
+{
+    const string Section = ".data..percpu";
+
+    static string Root()
+    {
+        string dir = AppContext.BaseDirectory;
+        while (dir != null && !File.Exists(Path.Combine(dir, "build.sh"))) dir = Path.GetDirectoryName(dir);
+        return dir;
+    }
+
+    static string Require(string path)
+    {
+        Assert.True(File.Exists(path), $"{path} is missing: run ./build.sh kernel first");
+        return path;
+    }
+
+    sealed record Sym(ulong Value, ulong Size, int SectionIndex);
+
+    sealed class Elf
+    {
+        public byte[] Image;
+        public List<(string Name, ulong Addr, ulong Offset, ulong Size)> Sections = new();
+        public Dictionary<string, Sym> Symbols = new();
+        public List<(uint Type, ulong Offset, ulong VAddr, ulong PAddr, ulong FileSize)> Segments = new();
+
+        public int SectionIndex(string name) => Sections.FindIndex(s => s.Name == name);
+    }
+
+    static string CString(byte[] b, int at)
+    {
+        int end = at;
+        while (b[end] != 0) end++;
+        return Encoding.ASCII.GetString(b, at, end - at);
+    }
+
+    static Elf Read(string path)
+    {
+        var e = new Elf { Image = File.ReadAllBytes(path) };
+        byte[] b = e.Image;
+        ulong phoff = BitConverter.ToUInt64(b, 0x20), shoff = BitConverter.ToUInt64(b, 0x28);
+        ushort phentsize = BitConverter.ToUInt16(b, 0x36), phnum = BitConverter.ToUInt16(b, 0x38);
+        ushort shentsize = BitConverter.ToUInt16(b, 0x3A), shnum = BitConverter.ToUInt16(b, 0x3C), shstrndx = BitConverter.ToUInt16(b, 0x3E);
+        for (int i = 0; i < phnum; i++)
+        {
+            int p = (int)phoff + i * phentsize;
+            e.Segments.Add((BitConverter.ToUInt32(b, p), BitConverter.ToUInt64(b, p + 8), BitConverter.ToUInt64(b, p + 16),
+                BitConverter.ToUInt64(b, p + 24), BitConverter.ToUInt64(b, p + 32)));
+        }
+        int Sh(int i) => (int)shoff + i * shentsize;
+        ulong strOff = BitConverter.ToUInt64(b, Sh(shstrndx) + 24);
+        int symtab = -1;
+        for (int i = 0; i < shnum; i++)
+        {
+            int h = Sh(i);
+            string name = CString(b, (int)strOff + (int)BitConverter.ToUInt32(b, h));
+            e.Sections.Add((name, BitConverter.ToUInt64(b, h + 16), BitConverter.ToUInt64(b, h + 24), BitConverter.ToUInt64(b, h + 32)));
+            if (BitConverter.ToUInt32(b, h + 4) == 2) symtab = i;      // SHT_SYMTAB
+        }
+        Assert.True(symtab >= 0, "percy.elf has no symbol table");
+        int link = (int)BitConverter.ToUInt32(b, Sh(symtab) + 40);
+        ulong names = e.Sections[link].Offset;
+        for (ulong s = e.Sections[symtab].Offset; s < e.Sections[symtab].Offset + e.Sections[symtab].Size; s += 24)
+        {
+            string name = CString(b, (int)(names + BitConverter.ToUInt32(b, (int)s)));
+            if (name.Length == 0) continue;
+            e.Symbols[name] = new Sym(BitConverter.ToUInt64(b, (int)s + 8), BitConverter.ToUInt64(b, (int)s + 16), BitConverter.ToUInt16(b, (int)s + 6));
+        }
+        return e;
+    }
+
+    // The generated C#: "// <symbol>: <size> bytes at 0x<offset> (align <n>), <file>:<line>"
+    // followed by "... const ulong <Name>Offset = 0x<offset>;" for each variable.
+    static List<(string Symbol, ulong Size, ulong Offset, ulong ConstOffset)> Generated(string path)
+    {
+        string text = File.ReadAllText(path);
+        var comments = Regex.Matches(text, @"// (per_cpu__\w+): (\d+) bytes at 0x([0-9a-f]+)");
+        var consts = Regex.Matches(text, @"const ulong \w+Offset = 0x([0-9a-f]+);");
+        Assert.Equal(comments.Count, consts.Count);
+        return comments.Select((m, i) => (m.Groups[1].Value, ulong.Parse(m.Groups[2].Value),
+            Convert.ToUInt64(m.Groups[3].Value, 16), Convert.ToUInt64(consts[i].Groups[1].Value, 16))).ToList();
+    }
+
+    [Fact]
+    public void SymbolsAndGeneratedOffsetsAgree()
+    {
+        string root = Root();
+        Elf elf = Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
+        var vars = Generated(Require(Path.Combine(root, "kernel", "percpu", "obj", "PerCpu.g.cs")));
+
+        int index = elf.SectionIndex(Section);
+        Assert.True(index > 0, $"percy.elf has no {Section} section");
+        Assert.Equal(0ul, elf.Sections[index].Addr);                    // linked at 0: symbols are offsets
+        Assert.Equal(0ul, elf.Symbols["__per_cpu_start"].Value);
+        Assert.Equal(elf.Sections[index].Size, elf.Symbols["__per_cpu_end"].Value);
+
+        Assert.Contains(vars, v => v.Symbol == "per_cpu__Percy_Kernel_Percpu_PerCpuExamples__ProbeCounter");
+        foreach (var v in vars)
+        {
+            Assert.Equal(v.Offset, v.ConstOffset);
+            Assert.True(elf.Symbols.TryGetValue(v.Symbol, out Sym s), $"{v.Symbol} is not in percy.elf");
+            Assert.Equal(index, s.SectionIndex);
+            Assert.Equal(v.ConstOffset, s.Value);
+            Assert.Equal(v.Size, s.Size);
+            Assert.True(s.Value + s.Size <= elf.Symbols["__per_cpu_end"].Value);
+        }
+        // Nothing else in the section claims to be a per-CPU variable.
+        Assert.Equal(vars.Count, elf.Symbols.Count(kv => kv.Key.StartsWith("per_cpu__") && kv.Value.SectionIndex == index));
+    }
+
+    [Fact]
+    public void ExamplesHaveTheirSizesAlignmentsAndInitialValues()
+    {
+        string root = Root();
+        Elf elf = Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
+        var section = elf.Sections[elf.SectionIndex(Section)];
+        Sym Var(string name) => elf.Symbols["per_cpu__Percy_Kernel_Percpu_PerCpuExamples__" + name];
+
+        Assert.Equal(8ul, Var("ProbeCounter").Size);
+        Assert.Equal(64ul, Var("Stats").Size);
+        Assert.Equal(0ul, Var("Stats").Value % 64);                     // cache-line aligned
+        Assert.Equal(16800ul, Var("Big").Size);                          // int[4200]
+        Assert.Equal(0ul, Var("Big").Value % 4);
+
+        ulong Read64(ulong offset) => BitConverter.ToUInt64(elf.Image, (int)(section.Offset + offset));
+        uint Read32(ulong offset) => BitConverter.ToUInt32(elf.Image, (int)(section.Offset + offset));
+        Assert.Equal(0x5045524359ul, Read64(Var("Magic").Value));
+        Assert.Equal(42u, Read32(Var("Answer").Value));
+        Assert.Equal(0ul, Read64(Var("ProbeCounter").Value));
+        for (ulong i = 0; i < 16800; i += 4) Assert.Equal(0u, Read32(Var("Big").Value + i));
+    }
+
+    [Fact]
+    public void InitialImageIsLoadedAtPerCpuLoad()
+    {
+        Elf elf = Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
+        ulong size = elf.Symbols["__per_cpu_end"].Value;
+        // A PT_LOAD at virtual 0 whose physical address is __per_cpu_load's (kernel image at -2 GiB).
+        var seg = Assert.Single(elf.Segments, s => s.Type == 1 && s.VAddr == 0 && s.FileSize == size);
+        ulong load = elf.Symbols["__per_cpu_load"].Value;
+        Assert.Equal(load - AddressSpace.KernelImageBase, seg.PAddr);
+        Assert.Equal(0ul, load % AddressSpace.PageSize);
+        // Between rodata and data, so the kernel maps the template read-only.
+        Assert.True(load >= elf.Symbols["__rodata_end"].Value && load + size <= elf.Symbols["__data_start"].Value);
+    }
+
+    [Fact]
+    public void TheLinkedSectionGivesTheFirstChunk()
+    {
+        Elf elf = Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
+        ulong staticSize = elf.Symbols["__per_cpu_end"].Value - elf.Symbols["__per_cpu_start"].Value;
+        Assert.Null(PerCpuLayout.Build(staticSize, 0, PerCpuLayout.DefaultUnitVm, AddressSpace.PageSize, 64, out PerCpuUnitLayout l));
+        Assert.Equal((staticSize + 4095) / 4096, l.CommittedPages);
+        Assert.True(l.CommittedPages >= 5);                               // the 16,800-byte array alone spans five pages
+        Assert.Equal(PerCpuLayout.DefaultUnitVm - staticSize, l.DynamicSize);
+    }
+}
