@@ -57,6 +57,7 @@ namespace Percy.Kernel
             KernelHeap.Init();
             Gdt.MoveInterruptStacks();
             Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
+            Hpet.Init();
             Interrupts.UseIoApic(Acpi.AcpiBoot.Madt);
             Input.Init();
             Smp.Cpus.Discover(Acpi.AcpiBoot.Madt, KernelPageTables.PossibleCpus);

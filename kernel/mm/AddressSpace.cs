@@ -30,6 +30,10 @@ namespace Percy.Kernel.Mm
 
         public const int VmapSlot = 384;
         public const ulong VmapBase = 0xFFFFC00000000000;
+        public const ulong KernelStacksBase = VmapBase;                 // KernelStacks.cs
+        public const ulong KernelStacksSize = 64ul << 30;
+        public const ulong IoMapBase = KernelStacksBase + KernelStacksSize; // IoMap.cs
+        public const ulong IoMapSize = 64ul << 30;
 
         public const ulong NeverMapped = 0xFFFFC08000000000;
 

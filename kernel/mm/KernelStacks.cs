@@ -7,8 +7,8 @@ namespace Percy.Kernel.Mm
     internal static unsafe class KernelStacks
     {
         const ulong Page = AddressSpace.PageSize;
-        const ulong StacksBase = AddressSpace.VmapBase;
-        const ulong StacksSize = 64ul << 30;                   // the first 64 GiB of vmap
+        const ulong StacksBase = AddressSpace.KernelStacksBase;
+        const ulong StacksSize = AddressSpace.KernelStacksSize;
 
         static ulong s_next = StacksBase;
         static ulong s_pages;

@@ -31,6 +31,7 @@ namespace Percy.Kernel.SelfTest
             SelfTests.Register("mm", "page_alloc_free_restores_counts", &PageAllocFreeRestoresCounts);
             SelfTests.Register("mm", "heap_alloc_free_restores_counts", &HeapAllocFreeRestoresCounts);
             SelfTests.Register("mm", "cpus_share_kernel_half", &CpusShareKernelHalf);
+            SelfTests.Register("mm", "device_registers_uncached", &DeviceRegistersUncached);
         }
 
         static void TextIsNotWritable(TestContext* t)
@@ -139,6 +140,19 @@ namespace Percy.Kernel.SelfTest
             t->Expect(!Heap.Free(objects[0]), "double free refused");
             t->ExpectEqual(KernelHeap.BytesInUse, bytes, "heap bytes restored");
             t->ExpectEqual(PhysicalMemory.Pages.FreePages, pages, "empty slabs returned their pages");
+        }
+
+        static void DeviceRegistersUncached(TestContext* t)
+        {
+            // The first MMIO mapping at boot is the local APIC's (unless x2APIC needs none).
+            if (!KernelPageTables.Kernel.Translate(AddressSpace.IoMapBase, out ulong phys, out ulong flags))
+            {
+                t->Skip("no MMIO mapped (x2APIC mode and no I/O APIC or HPET)");
+                return;
+            }
+            t->Note($"first MMIO page: {phys:x} flags 0x{flags:x}");
+            t->ExpectEqual(flags & PageFlags.Uncached, PageFlags.Uncached, "cache disable and write-through set");
+            t->ExpectEqual(flags & PageFlags.NoExecute, PageFlags.NoExecute, "not executable");
         }
 
         static void CpusShareKernelHalf(TestContext* t)

@@ -39,10 +39,6 @@ namespace Percy.Kernel.Arch
         const uint TimerDivideBy16 = 0x3;
         const uint TimerCalibrationMs = 10;
 
-        // Where the xAPIC page is mapped: the vmap slot above the stacks (KernelStacks
-        // uses its first 64 GiB).
-        public const ulong MmioVirtual = AddressSpace.VmapBase + (64ul << 30);
-
         static bool s_x2apic;
         static ulong s_mmio;                         // virtual address of the xAPIC page
         static ulong s_physical;
@@ -70,10 +66,8 @@ namespace Percy.Kernel.Arch
                 Log.Warn($"apic: warning: MADT says LAPIC at {madtAddress:x}, APIC_BASE MSR says {s_physical:x}; using the MSR");
             if (!s_x2apic)
             {
-                string error = KernelPageTables.Kernel.Map(MmioVirtual, s_physical, AddressSpace.PageSize, AddressSpace.PageSize,
-                                                           PageFlags.KernelReadWrite | PageFlags.Uncached);
+                s_mmio = (ulong)IoMap.Map(s_physical, AddressSpace.PageSize, out string error);
                 if (error != null) Panic.Fail($"apic: cannot map the local APIC: {error}");
-                s_mmio = MmioVirtual;
             }
             InitThisCpu(true);
             CalibrateTimer();

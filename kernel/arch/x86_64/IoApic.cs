@@ -19,8 +19,7 @@ namespace Percy.Kernel.Arch
         // MPS INTI flags in an override: polarity bits 1:0, trigger bits 3:2 (0 = bus default).
         const ushort PolarityMask = 0x3, PolarityLow = 0x3, TriggerMask = 0xC, TriggerLevel = 0xC;
         const byte IsaBus = 0;
-        // After the LAPIC page (Apic.MmioVirtual), one page per I/O APIC.
-        const ulong MmioVirtual = Apic.MmioVirtual + AddressSpace.PageSize;
+        const ulong RegisterWindow = 0x20;          // IOREGSEL at +0x00, IOWIN at +0x10
 
         static MadtInfo s_madt;
         static ulong* s_mmio;                                  // per I/O APIC: mapped registers
@@ -41,11 +40,8 @@ namespace Percy.Kernel.Arch
             s_entries = (uint*)Heap.Allocate((ulong)(madt.IoApicCount * sizeof(uint)));
             for (int i = 0; i < madt.IoApicCount; i++)
             {
-                ulong virt = MmioVirtual + (ulong)i * AddressSpace.PageSize;
-                string error = KernelPageTables.Kernel.Map(virt, madt.IoApics[i].Address & ~(AddressSpace.PageSize - 1), AddressSpace.PageSize,
-                                                           AddressSpace.PageSize, PageFlags.KernelReadWrite | PageFlags.Uncached);
+                s_mmio[i] = (ulong)IoMap.Map(madt.IoApics[i].Address, RegisterWindow, out string error);
                 if (error != null) { Log.Warn($"ioapic: warning: cannot map I/O APIC {i}: {error}; legacy IRQs stay on the PIC"); return false; }
-                s_mmio[i] = virt + (madt.IoApics[i].Address & (AddressSpace.PageSize - 1));
                 s_entries[i] = (Read(i, RegVersion) >> MaxEntriesShift & 0xFF) + 1;
                 for (uint e = 0; e < s_entries[i]; e++) WriteEntry(i, e, EntryMasked, 0);
                 Log.Info($"ioapic: {i}: id {madt.IoApics[i].Id} at 0x{madt.IoApics[i].Address:x}, GSIs {madt.IoApics[i].GsiBase}-{madt.IoApics[i].GsiBase + s_entries[i] - 1}");
