@@ -160,6 +160,14 @@ internal static class PerCpuGenerator
                         errors.Add($"{location}: [DefinePerCpu] {property.Name}: {error}");
                     }
                 }
+                else if (key == "InitialFrom")
+                {
+                    initial = PerCpuInitializer.Evaluate(compilation, property, value.Value as string, size, out string? error);
+                    if (error is not null)
+                    {
+                        errors.Add($"{location}: [DefinePerCpu] {property.Name}: {error}");
+                    }
+                }
             }
 
             offset = AlignUp(offset, align);
@@ -272,14 +280,19 @@ internal static class PerCpuGenerator
     // The constant of [DefinePerCpu(Initial = ...)] as the variable's bytes (little-endian).
     private static byte[]? InitialBytes(ITypeSymbol type, TypedConstant constant, ulong size, out string? error)
     {
-        error = null;
-        ITypeSymbol target = type is INamedTypeSymbol { TypeKind: TypeKind.Enum, EnumUnderlyingType: { } underlying } ? underlying : type;
-        object? value = constant.Value;
-        if (value is null || constant.Kind != TypedConstantKind.Primitive && constant.Kind != TypedConstantKind.Enum)
+        if (constant.Value is null || constant.Kind != TypedConstantKind.Primitive && constant.Kind != TypedConstantKind.Enum)
         {
             error = "Initial must be a constant";
             return null;
         }
+
+        return ConstantBytes(type, constant.Value, size, out error);
+    }
+
+    internal static byte[]? ConstantBytes(ITypeSymbol type, object value, ulong size, out string? error)
+    {
+        error = null;
+        ITypeSymbol target = type is INamedTypeSymbol { TypeKind: TypeKind.Enum, EnumUnderlyingType: { } underlying } ? underlying : type;
 
         try
         {
@@ -311,7 +324,7 @@ internal static class PerCpuGenerator
         }
         catch (NotSupportedException)
         {
-            error = $"Initial is only for primitive and enum variables, not {type.ToDisplayString()}; initialise a struct at boot";
+            error = $"Initial is only for primitive and enum variables, not {type.ToDisplayString()}; give a struct its initial value with InitialFrom";
         }
         catch (Exception e) when (e is OverflowException or InvalidCastException or FormatException)
         {

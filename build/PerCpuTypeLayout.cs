@@ -55,10 +55,18 @@ internal static class PerCpuTypeLayout
             return (0, 1);
         }
 
-        return OfStruct(named, errors);
+        return OfStruct(named, errors, null);
     }
 
-    private static (ulong Size, ulong Align) OfStruct(INamedTypeSymbol type, List<string> errors)
+    /// <summary>The offset of an instance field in its struct, as <see cref="Of"/> lays it out.</summary>
+    public static ulong FieldOffset(INamedTypeSymbol type, IFieldSymbol field, List<string> errors)
+    {
+        var offsets = new Dictionary<IFieldSymbol, ulong>(SymbolEqualityComparer.Default);
+        OfStruct(type, errors, offsets);
+        return offsets.TryGetValue(field, out ulong offset) ? offset : 0;
+    }
+
+    private static (ulong Size, ulong Align) OfStruct(INamedTypeSymbol type, List<string> errors, Dictionary<IFieldSymbol, ulong>? offsets)
     {
         int kind = LayoutSequential;
         ulong pack = 0, minimumSize = 0;
@@ -118,11 +126,14 @@ internal static class PerCpuTypeLayout
                     continue;
                 }
 
+                offsets?.Add(field, (ulong)fieldOffset);
                 size = Math.Max(size, (ulong)fieldOffset + fieldSize);
             }
             else
             {
-                size = AlignUp(size, fieldAlign) + fieldSize;
+                size = AlignUp(size, fieldAlign);
+                offsets?.Add(field, size);
+                size += fieldSize;
             }
         }
 

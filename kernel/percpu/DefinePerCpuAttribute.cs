@@ -4,6 +4,7 @@
 //     [DefinePerCpu] internal static partial ref long Counter { get; }
 //     [DefinePerCpu(Initial = 42)] internal static partial ref int Answer { get; }
 //     [DefinePerCpu(Align = 64)] internal static partial ref RunQueue Queue { get; }
+//     [DefinePerCpu(InitialFrom = nameof(QueueInit))] internal static partial ref RunQueue Queue2 { get; }
 //
 // The build (build/PerCpuGenerator.cs) reads these declarations with Roslyn before the
 // kernel is compiled and generates, from that one source:
@@ -24,6 +25,11 @@ namespace Percy.Kernel.Percpu
     {
         // The initial value on every CPU: a constant of the variable's (primitive or enum) type.
         public object Initial { get; set; }
+        // The initial value of a variable of any type: the name of a static readonly field of
+        // the same type in the declaring class, initialised with constants, e.g.
+        //     static readonly Stats StatsInit = new() { Cpu = -1 };
+        //     [DefinePerCpu(InitialFrom = nameof(StatsInit))] static partial ref Stats S { get; }
+        public string InitialFrom { get; set; }
         // Alignment in the section beyond the type's own (a power of two), e.g. 64 for a cache line.
         public int Align { get; set; }
     }

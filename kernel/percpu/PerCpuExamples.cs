@@ -30,5 +30,9 @@ namespace Percy.Kernel.Percpu
         [DefinePerCpu] internal static partial ref Int4200 Big { get; }
         [DefinePerCpu(Initial = MagicValue)] internal static partial ref long Magic { get; }
         [DefinePerCpu(Initial = 42)] internal static partial ref int Answer { get; }
+
+        // A struct with an initial value: every CPU's copy starts as this template.
+        static readonly CacheLineStats StatsTemplate = new() { Events = 1, Ticks = 0x7469636b, Cpu = -1 };
+        [DefinePerCpu(Align = 64, InitialFrom = nameof(StatsTemplate))] internal static partial ref CacheLineStats InitialisedStats { get; }
     }
 }

@@ -144,6 +144,15 @@ public class PerCpuElfTests
         Assert.Equal(42u, Read32(Var("Answer").Value));
         Assert.Equal(0ul, Read64(Var("ProbeCounter").Value));
         for (ulong i = 0; i < 16800; i += 4) Assert.Equal(0u, Read32(Var("Big").Value + i));
+
+        // A struct from its template: new() { Events = 1, Ticks = 0x7469636b, Cpu = -1 }, 64 bytes.
+        ulong st = Var("InitialisedStats").Value;
+        Assert.Equal(64ul, Var("InitialisedStats").Size);
+        Assert.Equal(0ul, st % 64);
+        Assert.Equal(1ul, Read64(st));
+        Assert.Equal(0x7469636bul, Read64(st + 8));
+        Assert.Equal(0xFFFFFFFFu, Read32(st + 16));
+        for (ulong i = 20; i < 64; i += 4) Assert.Equal(0u, Read32(st + i));
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public class PerCpuLayoutTests
     [Fact]
     public void DefaultsGiveStaticReservedAndDynamicParts()
     {
-        // The examples' section: 0x4230 bytes = 16,944, five pages.
+        // A section of 0x4230 bytes = 16,944: five pages.
         PerCpuUnitLayout l = Build(0x4230, PerCpuLayout.DefaultReserved, PerCpuLayout.DefaultUnitVm, 8);
         Assert.Equal(8, l.Units);
         Assert.Equal(MiB, l.UnitVm);
