@@ -101,7 +101,7 @@ internal sealed record BenchReport(
         text.AppendLine();
         text.AppendLine(Caption + ".");
         text.AppendLine();
-        text.AppendLine($"Target (issue 2): {Goal.Sentence}: **{Goal.Verdict}**.");
+        text.AppendLine($"Target: {Goal.Sentence}: **{Goal.Verdict}**.");
         text.AppendLine();
         text.AppendLine(Method);
         text.AppendLine();

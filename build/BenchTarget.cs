@@ -18,8 +18,13 @@ internal static class BenchTarget
     private const string Memory = "512M";
     private const string Machine = "pc";
 
-    // Issue 2: QEMU start to `percy> ` under SeaBIOS in at most 0.8 s (median of 5).
-    private const double PromptTargetSeconds = 0.8;
+    // QEMU start to the prompt under SeaBIOS, median: at most 0.8 s up to -smp 8 (issues 2
+    // and 4), 1.6 s beyond (issue 4's -smp 64). The prompt follows `percy: ready` at once,
+    // so timing the prompt is the stricter reading of issue 4's ready-line targets.
+    private const double SmallMachineTargetSeconds = 0.8, LargeMachineTargetSeconds = 1.6;
+    private const int LargestSmallMachine = 8;
+
+    private static double PromptTargetSeconds(int cpus) => cpus <= LargestSmallMachine ? SmallMachineTargetSeconds : LargeMachineTargetSeconds;
 
     private const string ResultsDirectory = "bench/results";
     private const string MarkdownFile = "latest.md";
@@ -62,7 +67,7 @@ internal static class BenchTarget
             cpus,
             Memory,
             new BenchIso(Paths.Display(iso), new FileInfo(iso).Length, Math.Round(isoSeconds, 3)),
-            new BenchGoal($"SeaBIOS, QEMU start to `percy> ` (median of {runs})", PromptTargetSeconds, seaBios.Summary.PromptSeconds.Median),
+            new BenchGoal($"SeaBIOS, QEMU start to `percy> ` (median of {runs})", PromptTargetSeconds(cpus), seaBios.Summary.PromptSeconds.Median),
             results);
 
         report.Print();

@@ -34,6 +34,11 @@ internal static partial class QemuRunner
             "-smp", options.Cpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-m", options.QemuMemory,
             "-cdrom", iso,
+            // Boot the CD first and give the machine no network card: Percy has no network
+            // driver, and SeaBIOS would otherwise probe floppy and disk and run the NIC's
+            // boot ROM first (~0.15 s of every boot at -smp 8).
+            "-boot", "d",
+            "-nic", "none",
             "-nographic",
             "-no-reboot",
             "-device", $"isa-debug-exit,iobase=0x{DebugExitPort:x},iosize=0x{DebugExitPortSize:x2}",
