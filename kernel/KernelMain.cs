@@ -70,6 +70,7 @@ namespace Percy.Kernel
             SelfTest.SelfTests.RegisterCommand();
             SelfTest.CoreTests.Register();
             SelfTest.MemoryTests.Register();
+            Percpu.PerCpuTests.Register();
             Smp.SmpCommands.Register();
             Smp.SmpTests.Register();
 

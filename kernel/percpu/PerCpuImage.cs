@@ -1,11 +1,11 @@
 // Where the linker put the static per-CPU section: the template the boot code copies into
 // every CPU's unit (at kernel virtual Load, mapped read-only), and its bounds as offsets.
-using System.Runtime;
-using System.Runtime.CompilerServices;
+// The linker symbols come with the rest of the image's layout (KernelLayout).
+using Percy.Kernel.Arch;
 
 namespace Percy.Kernel.Percpu
 {
-    internal unsafe struct PerCpuImage
+    internal struct PerCpuImage
     {
         public ulong Load;          // __per_cpu_load: the template's kernel virtual address
         public ulong Start, End;    // __per_cpu_start (0) and __per_cpu_end: offsets in a unit
@@ -15,16 +15,12 @@ namespace Percy.Kernel.Percpu
         // The section the linker made is the one the C# was generated for.
         public bool MatchesGeneratedLayout => Start == 0 && Size == PerCpuStatic.Size;
 
-        [RuntimeImport("*", "percy_percpu_image")] [MethodImpl(MethodImplOptions.InternalCall)]
-        static extern void Read(PerCpuImage* image);
-
         public static PerCpuImage Current
         {
             get
             {
-                PerCpuImage image;
-                Read(&image);
-                return image;
+                KernelLayout k = KernelLayout.Current;
+                return new PerCpuImage { Load = k.PerCpuLoad, Start = k.PerCpuStart, End = k.PerCpuEnd };
             }
         }
     }

@@ -8,6 +8,8 @@ namespace Percy.Kernel.Arch
     {
         public ulong Start, TextStart, TextEnd, RodataStart, RodataEnd, DataStart, BssStart, End;
         public ulong BootStackGuard;                // one unmapped page below the boot stack
+        public ulong PerCpuLoad;                    // __per_cpu_load: the per-CPU template in the image
+        public ulong PerCpuStart, PerCpuEnd;        // __per_cpu_start (0), __per_cpu_end: offsets in a unit
 
         [RuntimeImport("*", "percy_kernel_layout")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern void Read(KernelLayout* layout);

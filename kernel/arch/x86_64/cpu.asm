@@ -123,6 +123,7 @@ percy_pause:
 section .text
 extern __kernel_start, __text_start, __text_end, __rodata_start, __rodata_end
 extern __data_start, __bss_start, __kernel_end, kernel_stack_guard
+extern __per_cpu_load, __per_cpu_start, __per_cpu_end
 global percy_kernel_layout
 percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     lea rax, [rel __kernel_start]
@@ -143,6 +144,14 @@ percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     mov [rdi + 56], rax
     lea rax, [rel kernel_stack_guard]
     mov [rdi + 64], rax
+    ; The per-CPU section is linked at 0 (its symbols are offsets in a unit): absolute
+    ; 64-bit values, since 0 is out of RIP-relative reach of the kernel at -2 GiB.
+    mov rax, __per_cpu_load
+    mov [rdi + 72], rax
+    mov rax, __per_cpu_start
+    mov [rdi + 80], rax
+    mov rax, __per_cpu_end
+    mov [rdi + 88], rax
     ret
 
 ; Memory probes for self-tests: accesses that may fault. The page-fault handler
