@@ -80,7 +80,7 @@ namespace Percy.Kernel
 
         static void ReportBootWarnings(string screenError)
         {
-            BootWarningList warnings = Information.Warnings;
+            ProblemList warnings = Information.Warnings;
             for (int i = 0; i < warnings.Count; i++)
                 Log.Warn($"multiboot2: warning: tag {warnings[i].Code}: {warnings[i].Reason}; skipped");
             if (warnings.Dropped > 0) Log.Warn($"multiboot2: warning: {warnings.Dropped} more problems not shown");

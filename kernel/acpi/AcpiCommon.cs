@@ -73,35 +73,4 @@ namespace Percy.Kernel.Acpi
             return true;
         }
     }
-
-    // One problem found in the tables: Code is a table signature (as AcpiBytes.Signature
-    // computes it) or, inside a MADT, an entry type; Reason is a literal for the log.
-    public struct AcpiIssue
-    {
-        public uint Code;
-        public ulong Address;                       // physical address involved (inside a MADT: the entry's offset), or 0
-        public string Reason;
-    }
-
-    public sealed class AcpiIssueList
-    {
-        public const int Capacity = 16;
-        readonly AcpiIssue[] _items = new AcpiIssue[Capacity];
-        int _count, _dropped;
-
-        public int Count => _count;
-        public int Dropped => _dropped;
-        public AcpiIssue this[int index] => _items[index];
-
-        public void Add(uint code, ulong address, string reason)
-        {
-            if (_count == Capacity) { _dropped++; return; }
-            _items[_count].Code = code;
-            _items[_count].Address = address;
-            _items[_count].Reason = reason;
-            _count++;
-        }
-
-        public void Clear() { _count = 0; _dropped = 0; }
-    }
 }

@@ -112,7 +112,7 @@ namespace Percy.Kernel.Acpi
         PhysicalWindow _window;
         uint _maxTableLength;
 
-        public readonly AcpiIssueList Issues = new AcpiIssueList();
+        public readonly ProblemList Issues = new ProblemList();
         public int Count => _count;
         public AcpiTableEntry this[int index] => _entries[index];
         public bool UsesXsdt;                       // false: the RSDT was walked

@@ -60,7 +60,7 @@ namespace Percy.Kernel.Acpi
         public int IoApicCount;
         public readonly MadtInterruptOverride[] Overrides = new MadtInterruptOverride[MaxOverrides];
         public int OverrideCount;
-        public readonly AcpiIssueList Issues = new AcpiIssueList();
+        public readonly ProblemList Issues = new ProblemList();
 
         public int EnabledCpuCount
         {

@@ -25,7 +25,7 @@ namespace Percy.Kernel.Multiboot
         // unusable. warnings (may be null) receive one entry per dropped input entry,
         // Code = the entry's index.
         public static int Normalize(MemoryRegion[] input, int count, MemoryRegion[] output, ulong[] scratch,
-                                    BootWarningList warnings, out ulong usableBytes, out string error)
+                                    ProblemList warnings, out ulong usableBytes, out string error)
         {
             usableBytes = 0;
             error = null;
@@ -91,7 +91,7 @@ namespace Percy.Kernel.Multiboot
         static bool InRange(MemoryRegion e)
             => e.Base < MaxPhysicalAddress && e.Length <= MaxPhysicalAddress - e.Base;
 
-        static bool IsValid(MemoryRegion e, int index, BootWarningList warnings)
+        static bool IsValid(MemoryRegion e, int index, ProblemList warnings)
         {
             if (e.Length == 0) return false;                          // dropped silently
             if (e.Length > ulong.MaxValue - e.Base)

@@ -63,35 +63,6 @@ namespace Percy.Kernel.Multiboot
         public byte* Headers;                       // Count * EntrySize bytes inside the tag
     }
 
-    // One problem found while reading boot data: Code is the Multiboot2 tag type (or, for
-    // the memory-map normaliser, the entry's index) and Reason a literal for the log.
-    public struct BootWarning
-    {
-        public uint Code;
-        public string Reason;
-    }
-
-    public sealed class BootWarningList
-    {
-        public const int Capacity = 16;
-        readonly BootWarning[] _items = new BootWarning[Capacity];
-        int _count, _dropped;
-
-        public int Count => _count;
-        public int Dropped => _dropped;              // warnings that did not fit
-        public BootWarning this[int index] => _items[index];
-
-        public void Add(uint code, string reason)
-        {
-            if (_count == Capacity) { _dropped++; return; }
-            _items[_count].Code = code;
-            _items[_count].Reason = reason;
-            _count++;
-        }
-
-        public void Clear() { _count = 0; _dropped = 0; }
-    }
-
     public sealed unsafe class BootInformation
     {
         public const int MaxMemoryRegions = 256;
@@ -133,7 +104,7 @@ namespace Percy.Kernel.Multiboot
         public bool HasLoadBaseAddress;
         public uint LoadBaseAddress;
 
-        public readonly BootWarningList Warnings = new BootWarningList();
+        public readonly ProblemList Warnings = new ProblemList();
 
         public void Clear()
         {

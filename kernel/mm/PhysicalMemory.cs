@@ -25,7 +25,7 @@ namespace Percy.Kernel.Mm
         {
             Map = new MemoryRegion[2 * BootInformation.MaxMemoryRegions];
             var scratch = new ulong[2 * BootInformation.MaxMemoryRegions];
-            var warnings = new BootWarningList();
+            var warnings = new ProblemList();
             MapCount = MemoryMapNormalizer.Normalize(info.MemoryMap, info.MemoryMapCount, Map, scratch, warnings,
                                                      out ulong usable, out string error);
             if (MapCount < 0) Panic.Fail(error);

@@ -1,3 +1,4 @@
+using Percy.Kernel;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -16,12 +17,12 @@ namespace Percy.Tests
 
         static MemoryRegion R(ulong b, ulong l, uint t) => new MemoryRegion(b, l, t);
 
-        static (MemoryRegion[] regions, ulong usable, BootWarningList warnings) Run(params MemoryRegion[] input)
+        static (MemoryRegion[] regions, ulong usable, ProblemList warnings) Run(params MemoryRegion[] input)
         {
             var copy = (MemoryRegion[])input.Clone();
             var output = new MemoryRegion[Math.Max(1, 2 * input.Length)];
             var scratch = new ulong[2 * input.Length];
-            var warnings = new BootWarningList();
+            var warnings = new ProblemList();
             int n = MemoryMapNormalizer.Normalize(input, input.Length, output, scratch, warnings, out ulong usable, out string error);
             Assert.True(n >= 0, error);
             Assert.Equal(copy, input);                  // the input is left untouched
@@ -101,7 +102,7 @@ namespace Percy.Tests
         {
             var input = new[] { R(0, 0x1000, Avail), R(0x2000, 0x1000, Avail), R(0x4000, 0x1000, Avail) };
             var output = new MemoryRegion[2];
-            var warnings = new BootWarningList();
+            var warnings = new ProblemList();
             int n = MemoryMapNormalizer.Normalize(input, 3, output, new ulong[6], warnings, out ulong usable, out _);
             Assert.Equal(2, n);
             Assert.Equal(0x2000ul, usable);

@@ -1,3 +1,4 @@
+using Percy.Kernel;
 using System;
 using System.Collections.Generic;
 using System.Text;
@@ -409,7 +410,7 @@ namespace Percy.Tests
             var b = new Multiboot2Builder();
             for (int i = 0; i < 20; i++) b.Tag(4, new byte[4]);
             var r = ParseWithWarnings(b.End().Build(), out _);
-            Assert.Equal(BootWarningList.Capacity, r.Warnings.Count);
+            Assert.Equal(ProblemList.Capacity, r.Warnings.Count);
             Assert.Equal(4, r.Warnings.Dropped);
         }
 
