@@ -24,7 +24,10 @@ namespace Percy.Kernel.Mm
             ulong guard = s_next, start = guard + Page;
             for (ulong v = start; v < start + size; v += Page)
             {
-                ulong phys = PhysicalMemory.AllocatePages(0, true);
+                // Not zeroed: a stack needs no initial contents, and zeroing would touch every
+                // page at once (under emulation each first touch costs; fault stacks are
+                // normally never touched at all).
+                ulong phys = PhysicalMemory.AllocatePages(0, false);
                 if (phys == 0 || KernelPageTables.Kernel.Map(v, phys, Page, Page, PageFlags.KernelReadWrite) != null)
                 {
                     Release(start, v);
