@@ -6,7 +6,9 @@
 //   online    CPUs running kernel code: the boot CPU and every AP that arrived.
 // The boot CPU is number 0 whatever its APIC id; the others follow in MADT order.
 // `maxcpus=N` on the kernel command line starts at most N CPUs (the boot CPU counts);
-// the rest stay possible and present, but offline.
+// the rest stay possible and present, but offline. `smp.skip_sipi=N` is fault injection
+// for tests: CPU N is never sent its startup IPIs, so it never arrives, and the path that
+// logs a CPU which did not come up and leaves it offline runs on a machine where none fails.
 using Percy.Kernel.Acpi;
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
@@ -42,6 +44,7 @@ namespace Percy.Kernel.Smp
         public static CpuMask Possible, Present, Online;
         public static int NrCpuIds = 1;               // logical numbers are 0 .. NrCpuIds-1
         public static int MaxCpus = CpuMask.MaxCpus;  // from maxcpus=
+        public static int SkipStartupCpu = -1;        // from smp.skip_sipi= (tests only)
         static PerCpu** s_areas;
         const ulong BootStackSize = 64 * 1024;        // KERNEL_STACK_SIZE in boot.asm
 
@@ -113,6 +116,12 @@ namespace Percy.Kernel.Smp
                 Log.Info($"smp: maxcpus={max}: at most {MaxCpus} CPUs started");
             }
             else if (error != null) Log.Warn($"smp: warning: maxcpus: {error}; ignored");
+            if (cmdline.TryGetUInt("smp.skip_sipi", 1, CpuMask.MaxCpus - 1, out uint skip, out error))
+            {
+                SkipStartupCpu = (int)skip;
+                Log.Warn($"smp: warning: smp.skip_sipi={skip}: cpu {skip} gets no startup IPI (fault injection)");
+            }
+            else if (error != null) Log.Warn($"smp: warning: smp.skip_sipi: {error}; ignored");
         }
 
         // Called by each AP once it is ready to take interrupts.

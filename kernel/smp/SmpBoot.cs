@@ -166,12 +166,13 @@ namespace Percy.Kernel.Smp
             par->PerCpu = (ulong)p;
             par->Root = KernelPageTables.CpuRoots[p->Number];
             par->Arrived = 0;
-            Apic.SendStartup(p->ApicId, page);
+            bool skip = p->Number == Cpus.SkipStartupCpu;
+            if (!skip) Apic.SendStartup(p->ApicId, page);
             // Wait up to 200 us for a sign of life; an AP that is already running ignores
             // a second SIPI, so sending it when in doubt is safe.
             ulong deadline = Clock.DeadlineAfterMs(0) + Clock.TscPerMs * StartupDelayUs / 1000;
             while (par->Arrived == 0 && !Clock.Passed(deadline)) Cpu.Pause();
-            if (par->Arrived == 0) Apic.SendStartup(p->ApicId, page);
+            if (par->Arrived == 0 && !skip) Apic.SendStartup(p->ApicId, page);
             deadline = Clock.DeadlineAfterMs(ArrivalTimeoutMs);
             while (p->State != (int)CpuState.Online)
             {

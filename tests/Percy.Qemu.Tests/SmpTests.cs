@@ -58,6 +58,24 @@ public class SmpTests
         Assert.Equal(new[] { "online", "online", "offline", "offline" }, rows.Select(r => r.Groups["state"].Value));
     }
 
+    // A CPU that never arrives (fault injection: no startup IPI) is logged, left out, and
+    // boot goes on with the others.
+    [Fact]
+    public void A_cpu_that_never_arrives_is_logged_and_left_offline()
+    {
+        using var m = QemuMachine.Start(new QemuOptions { Smp = 4, Cmdline = "smp.skip_sipi=2" });
+        var boot = m.WaitForBoot();
+        Assert.Equal(3, boot.CpusOnline);
+        Assert.Equal(4, boot.CpusPossible);
+        Assert.Contains(m.Lines, l => Regex.IsMatch(l.Text, @"smp: warning: cpu 2 \(APIC id \d+\) did not come online within \d+ ms .*; left offline$"));
+        var rows = AssertCpuTable(m, 4);
+        Assert.Equal(new[] { "online", "online", "failed", "online" }, rows.Select(r => r.Groups["state"].Value));
+        var o = m.RunCommand("selftest smp", TimeSpan.FromSeconds(120));
+        Assert.True(Ktap.TryParse(o.ToList(), out var doc, out var error), $"not KTAP: {error?.Message}\n{o.Text}");
+        Assert.Equal(0, doc!.Totals!.Fail);
+        Assert.Contains(o, l => l.Contains("# 3 CPUs ran the call", StringComparison.Ordinal));
+    }
+
     static List<Match> AssertCpuTable(QemuMachine m, int possible)
     {
         var cpus = m.RunCommand("cpus", TimeSpan.FromSeconds(30));
