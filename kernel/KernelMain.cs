@@ -52,6 +52,7 @@ namespace Percy.Kernel
             PhysicalMemory.InitBootmem(Information);
             Acpi.AcpiBoot.Init(Information);
             KernelPageTables.Build(Acpi.AcpiBoot.PossibleCpuCount(), Information.Framebuffer);
+            Percpu.FirstChunk.Build(KernelPageTables.PossibleCpus);
             PhysicalMemory.StartPageAllocator();
             KernelPageTables.UsePageAllocator();
             KernelHeap.Init();

@@ -94,14 +94,16 @@ namespace Percy.Kernel.Mm
 
         public static ulong FreeBytes() => Bootmem.TotalMemory() - Bootmem.ReservedMemory();
 
-        // A zeroed page from bootmem (for page tables built at boot), reachable through
-        // the boot-time direct map; panics when memory is exhausted.
-        public static ulong AllocateBootPage(string owner)
+        // Zeroed memory from bootmem (page tables, per-CPU units built at boot), reachable
+        // through the boot-time direct map; panics when memory is exhausted.
+        public static ulong AllocateBootPage(string owner) => AllocateBoot(Page, owner);
+
+        public static ulong AllocateBoot(ulong bytes, string owner)
         {
-            ulong page = Bootmem.Alloc(Page, Page, DirectMap.Limit, owner);
-            if (page == 0) Panic.Fail($"not enough memory: need {Page / 1024} KiB for {owner}, have {FreeBytes() / 1024} KiB");
-            Memory.Fill(DirectMap.ToVirtual(page), 0, (nuint)Page);
-            return page;
+            ulong start = Bootmem.Alloc(bytes, Page, DirectMap.Limit, owner);
+            if (start == 0) Panic.Fail($"not enough memory: need {bytes / 1024} KiB for {owner}, have {FreeBytes() / 1024} KiB");
+            Memory.Fill(DirectMap.ToVirtual(start), 0, (nuint)Bootmem.RoundUp(bytes, Page));
+            return start;
         }
 
         // Ends boot allocation: the page allocator takes every free page and bootmem retires.
