@@ -25,6 +25,8 @@ namespace Percy.Kernel
         public static BootInformation Information;
         public static byte* CommandLine => Information.CommandLine;
         public static int CommandLineLength => Information.CommandLineLength;
+        // The command line, parsed once at boot for every subsystem that reads options.
+        public static KernelCommandLine Options;
 
         [RuntimeExport("KernelMain")]
         static void KernelMain(uint magic, ulong multibootInfo)
@@ -89,6 +91,11 @@ namespace Percy.Kernel
             TextLine line = $"percy: command line: ";
             line.AppendBytes(Information.CommandLine, Information.CommandLineLength);
             Log.Info(line);
+            Options = new KernelCommandLine();
+            Options.Parse(Information.CommandLine, Information.CommandLineLength);
+            for (int i = 0; i < Options.ProblemCount; i++)
+                Log.Warn($"percy: warning: command line at byte {Options.Problem(i).Position}: {Options.Problem(i).Reason}; ignored");
+            if (Options.ProblemsDropped > 0) Log.Warn($"percy: warning: {Options.ProblemsDropped} more command-line problems not shown");
         }
 
         static void LoadSymbols()

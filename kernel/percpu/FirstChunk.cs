@@ -22,8 +22,7 @@ namespace Percy.Kernel.Percpu
 
         public static void Build(int possibleCpus)
         {
-            var cmdline = new KernelCommandLine();
-            cmdline.Parse(Boot.CommandLine, Boot.CommandLineLength);
+            KernelCommandLine cmdline = Boot.Options;
             string error = PerCpuLayout.ReadOptions(cmdline, out ulong unitVm, out ulong reserved, out string badOption);
             if (error != null)
             {

@@ -107,8 +107,7 @@ namespace Percy.Kernel.Smp
 
         static void ReadMaxCpus()
         {
-            var cmdline = new KernelCommandLine();
-            cmdline.Parse(Boot.CommandLine, Boot.CommandLineLength);
+            KernelCommandLine cmdline = Boot.Options;
             if (cmdline.TryGetUInt("maxcpus", 0, CpuMask.MaxCpus, out uint max, out string error))
             {
                 // maxcpus=0 means "no secondary CPUs", as in Linux: the boot CPU always runs.

@@ -49,4 +49,18 @@ public class BootTests
         Assert.True(c.Count == 1, $"cmdline printed {c.Count} lines:\n{c.Text}");
         Assert.Equal("foo=bar quiet=0", c[0].Trim());
     }
+
+    // Bad input on the kernel command line: each malformed token gets one warning line
+    // and is ignored; the well-formed options around it still apply; boot goes on.
+    [Fact]
+    public void Malformed_command_line_tokens_are_reported_and_ignored()
+    {
+        using var m = QemuMachine.Start(new QemuOptions { Smp = 4, Cmdline = "=x maxcpus=2 percpu.unit_vm=3K" });
+        var boot = m.WaitForBoot();
+        Assert.Equal(2, boot.CpusOnline);
+        Assert.Equal(4, boot.CpusPossible);
+        Assert.Single(m.Lines, l => l.Text.EndsWith("percy: warning: command line at byte 0: empty key; ignored", StringComparison.Ordinal));
+        Assert.Single(m.Lines, l => l.Text.EndsWith("percpu: warning: unit_vm is not a power of two; the defaults are used", StringComparison.Ordinal));
+        Assert.Contains(m.Lines, l => l.Text.Contains("percpu: 4 units, unit_vm=1048576,", StringComparison.Ordinal));
+    }
 }
