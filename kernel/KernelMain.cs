@@ -21,7 +21,7 @@ namespace Percy.Kernel
 
         public static ulong EntryTsc => ReadEntryTsc();
         // The running CPU's logical number, from its per-CPU area (GS base).
-        public static uint CpuId => (uint)Smp.PerCpu.ThisCpuNumber;
+        public static uint CpuId => (uint)Smp.Cpus.ThisCpu;
         public static BootInformation Information;
         public static byte* CommandLine => Information.CommandLine;
         public static int CommandLineLength => Information.CommandLineLength;
@@ -74,6 +74,7 @@ namespace Percy.Kernel
             SelfTest.CoreTests.Register();
             SelfTest.MemoryTests.Register();
             Percpu.PerCpuTests.Register();
+            Percpu.PerCpuCommands.Register();
             Smp.SmpCommands.Register();
             Smp.SmpTests.Register();
 

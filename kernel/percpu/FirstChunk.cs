@@ -9,7 +9,9 @@
 // access is a plain access at LocalWindowBase + offset, on every CPU the same address,
 // and any page mapped into a unit later appears in its CPU's window without a second
 // mapping (units are 1 GiB aligned, so a unit's first GiB is one page directory).
+using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
+using Percy.Kernel.Smp;
 
 namespace Percy.Kernel.Percpu
 {
@@ -19,6 +21,7 @@ namespace Percy.Kernel.Percpu
         const int PdptLevel = 2;
 
         public static PerCpuUnitLayout Layout;
+        public static bool Ready;                   // every unit mapped: this-CPU access works
 
         public static void Build(int possibleCpus)
         {
@@ -32,6 +35,8 @@ namespace Percy.Kernel.Percpu
             }
             PerCpuImage image = PerCpuImage.Current;
             if (!image.MatchesGeneratedLayout) Panic.Fail("percpu: the linked .data..percpu section does not match the generated layout");
+            string wrongType = PerCpuStatic.VerifyTypeSizes();
+            if (wrongType != null) Panic.Fail($"percpu: {wrongType}: the compiler's size of its type is not the size the build laid out");
             error = PerCpuLayout.Build(image.Size, reserved, unitVm, Page, possibleCpus, out Layout);
             if (error != null)
             {
@@ -54,8 +59,22 @@ namespace Percy.Kernel.Percpu
                     Memory.Move(DirectMap.ToVirtual(phys), (byte*)image.Load + copied, (nuint)bytes);
                 }
                 OpenLocalWindow(cpu, unit);
+                Cpus.NumberOn(cpu) = cpu;
             }
+            FillPerCpuOffsets(possibleCpus);
+            PerCpu.InstallGsBase(0);
+            Ready = true;
             Log.Info(Layout.FormatLine());
+        }
+
+        // Linux's __per_cpu_offset[] for C modules and asm; C# computes the same constant.
+        static void FillPerCpuOffsets(int possibleCpus)
+        {
+            KernelLayout k = KernelLayout.Current;
+            if ((k.PerCpuOffsetEnd - k.PerCpuOffsetStart) / sizeof(ulong) < (ulong)possibleCpus)
+                Panic.Fail("percpu: __per_cpu_offset[] has no room for every possible CPU");
+            ulong* offsets = (ulong*)k.PerCpuOffsetStart;
+            for (int cpu = 0; cpu < possibleCpus; cpu++) offsets[cpu] = PerCpuLayout.Offset(cpu);
         }
 
         // CPU cpu's local-window PDPT entry 0 := the global PDPT entry that maps the unit.

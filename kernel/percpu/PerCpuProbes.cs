@@ -4,8 +4,8 @@
 //                                 one instruction touches the variable, no call
 //   percpu_probe_per_cpu_addr     the global address of CPU `cpu`'s ProbeCounter:
 //                                 constants and a shift, no memory load
-// Nothing calls them yet: the local window and the units are mapped by the boot
-// integration (docs/percpu.md), before which the increment would fault.
+//   percpu_probe_this_cpu_cmpxchg this CPU's ProbeCounter through this_cpu_cmpxchg:
+//                                 the intrinsic inlined, one lock cmpxchg
 using System.Runtime;
 
 namespace Percy.Kernel.Percpu
@@ -14,6 +14,9 @@ namespace Percy.Kernel.Percpu
     {
         [RuntimeExport("percpu_probe_this_cpu_inc")]
         static void ThisCpuInc() => PerCpuExamples.ProbeCounter++;
+
+        [RuntimeExport("percpu_probe_this_cpu_cmpxchg")]
+        static long ThisCpuCmpxchg(long expected, long value) => ThisCpu.CompareExchange(ref PerCpuExamples.ProbeCounter, expected, value);
 
         [RuntimeExport("percpu_probe_per_cpu_addr")]
         static ulong PerCpuAddr(int cpu) => (ulong)PerCpuExamples.ProbeCounterPointer(cpu);

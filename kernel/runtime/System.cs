@@ -19,10 +19,10 @@ namespace System
     public struct Void { }
     public struct Boolean { }
     public struct Char { }
-    public struct SByte { }
-    public struct Byte { }
-    public struct Int16 { }
-    public struct UInt16 { }
+    public struct SByte { public const sbyte MaxValue = 0x7f; public const sbyte MinValue = -0x80; }
+    public struct Byte { public const byte MaxValue = 0xff; public const byte MinValue = 0; }
+    public struct Int16 { public const short MaxValue = 0x7fff; public const short MinValue = -0x8000; }
+    public struct UInt16 { public const ushort MaxValue = 0xffff; public const ushort MinValue = 0; }
     public struct Int32 { public const int MaxValue = 0x7fffffff; public const int MinValue = unchecked((int)0x80000000); }
     public struct UInt32 { public const uint MaxValue = 0xffffffff; }
     public struct Int64 { public const long MaxValue = 0x7fffffffffffffff; public const long MinValue = unchecked((long)0x8000000000000000); }
@@ -217,4 +217,22 @@ namespace System.Runtime.InteropServices
         public Type[] CallConvs;
     }
     public sealed class SuppressGCTransitionAttribute : Attribute { }
+}
+
+namespace System.Threading
+{
+    // The JIT expands these [Intrinsic] methods into single locked instructions (xchg,
+    // lock cmpxchg); the bodies run only if it did not, and then they fail loudly rather
+    // than recurse.
+    public static class Interlocked
+    {
+        [System.Runtime.CompilerServices.Intrinsic] public static byte Exchange(ref byte location, byte value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static short Exchange(ref short location, short value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static int Exchange(ref int location, int value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static long Exchange(ref long location, long value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static byte CompareExchange(ref byte location, byte value, byte comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static short CompareExchange(ref short location, short value, short comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static int CompareExchange(ref int location, int value, int comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static long CompareExchange(ref long location, long value, long comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+    }
 }

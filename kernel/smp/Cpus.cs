@@ -12,6 +12,7 @@
 using Percy.Kernel.Acpi;
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
+using Percy.Kernel.Percpu;
 
 namespace Percy.Kernel.Smp
 {
@@ -38,8 +39,14 @@ namespace Percy.Kernel.Smp
         }
     }
 
-    internal static unsafe class Cpus
+    internal static unsafe partial class Cpus
     {
+        // smp_processor_id(): each CPU's logical number in its own unit (Linux's
+        // cpu_number), read through the local window with one load. Before the first
+        // chunk exists only the boot CPU runs, so the answer is 0 without a read.
+        [DefinePerCpu] internal static partial ref int Number { get; }
+        public static int ThisCpu => FirstChunk.Ready ? Number : 0;
+
         // Created in InitBootCpu (no static initialisers: the runtime runs no class constructors).
         public static CpuMask Possible, Present, Online;
         public static int NrCpuIds = 1;               // logical numbers are 0 .. NrCpuIds-1
@@ -52,7 +59,6 @@ namespace Percy.Kernel.Smp
         public static int PresentCount => Present.Count;
         public static int OnlineCount => Online.Count;
         public static PerCpu* Area(int cpu) => cpu >= 0 && cpu < NrCpuIds ? s_areas[cpu] : null;
-        public static int ThisCpu => PerCpu.ThisCpuNumber;
         public static PerCpu* ThisArea => s_areas == null ? null : s_areas[ThisCpu];
 
         // Boot CPU, early (before ACPI): a per-CPU area and GS base, so Boot.CpuId works from
@@ -67,7 +73,6 @@ namespace Percy.Kernel.Smp
             s_areas[0]->State = (int)CpuState.Online;
             s_areas[0]->StackBottom = KernelLayout.Current.BootStackGuard + AddressSpace.PageSize;
             s_areas[0]->StackTop = s_areas[0]->StackBottom + BootStackSize;
-            PerCpu.InstallOnBootCpu(s_areas[0]);
             Possible.Set(0);
             Present.Set(0);
             Online.Set(0);

@@ -1,12 +1,12 @@
-// A small per-CPU area for each possible CPU, until the per-CPU subsystem proper
-// (percpu/) replaces it: the CPU's numbers, its stack and TSS, and its cross-CPU call
-// mailbox. Allocated from the kernel heap by the boot CPU; each CPU's GS base points at
-// its own area, so `mov eax, gs:[NumberOffset]` (percy_this_cpu_number) is the running
-// CPU's logical number without any table lookup.
+// The SMP bookkeeping of each possible CPU: its numbers, state, stack and TSS, and its
+// cross-CPU call mailbox. Allocated from the kernel heap by the boot CPU and reached
+// through Cpus.Area(cpu) from any CPU. (The running CPU's own number is the per-CPU
+// variable Cpus.Number; GS holds the CPU's per-CPU unit, see InstallGsBase.)
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Percy.Kernel.Arch;
+using Percy.Kernel.Percpu;
 
 namespace Percy.Kernel.Smp
 {
@@ -22,8 +22,6 @@ namespace Percy.Kernel.Smp
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct PerCpu
     {
-        public const int NumberOffset = 8;            // percy_this_cpu_number reads gs:[8]
-
         public PerCpu* Self;                          // +0: the area's own address
         public int Number;                            // +8: logical CPU number
         public uint ApicId;
@@ -43,16 +41,6 @@ namespace Percy.Kernel.Smp
         public int* CallDone;                         // counter to increment when done, or null
         public ulong CallsHandled;
 
-        [RuntimeImport("*", "percy_this_cpu_number")] [MethodImpl(MethodImplOptions.InternalCall)]
-        static extern int ReadThisCpuNumber();
-
-        const uint GsBaseMsr = 0xC0000101;
-        static bool s_gsReady;
-
-        // The running CPU's logical number. Before the boot CPU's GS base is set there is
-        // only one CPU, number 0; APs set theirs in percy_ap_entry before any C# runs.
-        public static int ThisCpuNumber => s_gsReady ? ReadThisCpuNumber() : 0;
-
         public static PerCpu* Create(int number, uint apicId)
         {
             var p = (PerCpu*)Heap.Allocate((ulong)sizeof(PerCpu));
@@ -62,13 +50,16 @@ namespace Percy.Kernel.Smp
             return p;
         }
 
-        // Boot CPU only: APs get their GS base in percy_ap_entry.
-        public static void InstallOnBootCpu(PerCpu* p)
-        {
-            Cpu.WriteMsr(GsBaseMsr, (ulong)p);
-            s_gsReady = true;
-        }
+        const uint GsBaseMsr = 0xC0000101;
+
+        // GS base := the CPU's unit (its global address), so asm can reach a per-CPU
+        // variable as [gs:per_cpu__name], the symbol's value being its offset in a unit.
+        public static void InstallGsBase(int cpu) => Cpu.WriteMsr(GsBaseMsr, PerCpuLayout.UnitBase(cpu));
 
         public static ulong ReadGsBase() => Cpu.ReadMsr(GsBaseMsr);
+
+        // smp_processor_id() the asm way, [gs:per_cpu__...Number]; for the self-tests.
+        [RuntimeImport("*", "percy_this_cpu_number")] [MethodImpl(MethodImplOptions.InternalCall)]
+        public static extern int ReadNumberThroughGs();
     }
 }

@@ -197,12 +197,13 @@ namespace Percy.Kernel.Smp
             s_tables[0] = 0;
         }
 
-        // First C# code on an AP: percy_ap_entry has loaded the CPU's own PML4, its stack
-        // and GS base. Load the GDT/TSS and IDT, enable the LAPIC, go online, then idle
+        // First C# code on an AP: percy_ap_entry has loaded the CPU's own PML4 (whose
+        // local window is this CPU's unit) and its stack. Set GS, load the GDT/TSS and IDT, enable the LAPIC, go online, then idle
         // with interrupts on (hlt: idle CPUs must not spin; an IPI wakes them).
         [RuntimeExport("ApMain")]
         static void ApMain(PerCpu* cpu)
         {
+            PerCpu.InstallGsBase(cpu->Number);
             Gdt.Load(&cpu->Gdt);
             Idt.LoadThisCpu();
             Apic.InitThisCpu(false);

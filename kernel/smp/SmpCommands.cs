@@ -1,5 +1,6 @@
 // Shell: `cpus` lists every possible CPU.
 using Percy.Kernel.Arch;
+using Percy.Kernel.Percpu;
 using Percy.Kernel.Shell;
 
 namespace Percy.Kernel.Smp
@@ -7,7 +8,7 @@ namespace Percy.Kernel.Smp
     internal static unsafe class SmpCommands
     {
         public static void Register() =>
-            Shell.Shell.Register("cpus", "cpus", "list CPUs: logical id, APIC id, state, per-CPU area, stack", &ListCpus);
+            Shell.Shell.Register("cpus", "cpus", "list CPUs: logical id, APIC id, state, per-CPU unit base, stack", &ListCpus);
 
         static void ListCpus(ShellArguments* args)
         {
@@ -18,7 +19,7 @@ namespace Percy.Kernel.Smp
             {
                 PerCpu* p = Cpus.Area(cpu);
                 if (p == null || !Cpus.Possible.Has(cpu)) continue;
-                TextLine line = $"{cpu,4} {p->ApicId,5}  {Cpus.StateName(p->State),-11} 0x{(ulong)p:x16} ";
+                TextLine line = $"{cpu,4} {p->ApicId,5}  {Cpus.StateName(p->State),-11} 0x{PerCpuLayout.UnitBase(cpu):x16} ";
                 if (p->StackTop != 0) line.AppendFormatted($"0x{p->StackBottom:x16}-0x{p->StackTop:x16}");
                 else line.AppendLiteral("-");
                 Console.Console.WriteLine(line);

@@ -1,5 +1,6 @@
 // KTAP suite `smp`: cross-CPU calls on the live machine.
 using Percy.Kernel.Arch;
+using Percy.Kernel.Percpu;
 using Percy.Kernel.SelfTest;
 
 namespace Percy.Kernel.Smp
@@ -12,7 +13,7 @@ namespace Percy.Kernel.Smp
         public static void Register()
         {
             SelfTests.Register("smp", "masks_consistent", &MasksConsistent);
-            SelfTests.Register("smp", "gs_base_is_percpu_area", &GsBaseIsPerCpuArea);
+            SelfTests.Register("smp", "gs_base_is_percpu_unit_on_every_cpu", &GsBaseIsPerCpuUnit);
             SelfTests.Register("smp", "every_cpu_runs_call", &EveryCpuRunsCall);
             SelfTests.Register("smp", "single_cpu_call", &SingleCpuCall);
             SelfTests.Register("smp", "wait_and_no_wait", &WaitAndNoWait);
@@ -66,13 +67,22 @@ namespace Percy.Kernel.Smp
             t->Note($"{Cpus.OnlineCount} online, {Cpus.PresentCount} present, {Cpus.PossibleCount} possible");
         }
 
-        static void GsBaseIsPerCpuArea(TestContext* t)
+        // On every CPU: GS base is the CPU's unit, smp_processor_id() read through GS (asm)
+        // and through the local window (C#) agree, and so do the LAPIC and the CPU's area.
+        static void CheckGsBase(void* wrong)
         {
-            PerCpu* p = Cpus.ThisArea;
-            t->ExpectEqual(PerCpu.ReadGsBase(), (ulong)p, "GS base is this CPU's PerCpu area");
-            t->ExpectEqual((ulong)((byte*)&p->Number - (byte*)p), PerCpu.NumberOffset, "PerCpu.Number sits where percy_this_cpu_number reads");
-            t->ExpectEqual(Boot.CpuId, (ulong)p->Number, "Boot.CpuId");
-            t->ExpectEqual(Apic.CurrentId(), p->ApicId, "the LAPIC's id is the area's APIC id");
+            int me = Cpus.ThisCpu;
+            bool right = PerCpu.ReadGsBase() == PerCpuLayout.UnitBase(me) && PerCpu.ReadNumberThroughGs() == me
+                      && Cpus.Area(me)->Number == me && Apic.CurrentId() == Cpus.Area(me)->ApicId;
+            if (!right) Atomic.Add((int*)wrong, 1);
+        }
+
+        static void GsBaseIsPerCpuUnit(TestContext* t)
+        {
+            int wrong = 0;
+            t->Expect(SmpCall.Call(SmpCall.AllCpus, &CheckGsBase, &wrong, true), "the call ran on every CPU");
+            t->ExpectEqual((ulong)wrong, 0, "CPUs whose GS base, number or APIC id disagree");
+            t->ExpectEqual(Boot.CpuId, (ulong)Cpus.ThisCpu, "Boot.CpuId");
         }
 
         // Each CPU writes its logical number (from GS) and its LAPIC id into its own slot.

@@ -10,6 +10,7 @@ namespace Percy.Kernel.Arch
         public ulong BootStackGuard;                // one unmapped page below the boot stack
         public ulong PerCpuLoad;                    // __per_cpu_load: the per-CPU template in the image
         public ulong PerCpuStart, PerCpuEnd;        // __per_cpu_start (0), __per_cpu_end: offsets in a unit
+        public ulong PerCpuOffsetStart, PerCpuOffsetEnd;   // the __per_cpu_offset[] array
 
         [RuntimeImport("*", "percy_kernel_layout")] [MethodImpl(MethodImplOptions.InternalCall)]
         static extern void Read(KernelLayout* layout);

@@ -152,7 +152,21 @@ percy_kernel_layout:    ; (KernelLayout* out): the linker's section boundaries
     mov [rdi + 80], rax
     mov rax, __per_cpu_end
     mov [rdi + 88], rax
+    lea rax, [rel __per_cpu_offset]
+    mov [rdi + 96], rax
+    lea rax, [rel __per_cpu_offset_end]
+    mov [rdi + 104], rax
     ret
+
+; Linux's __per_cpu_offset[cpu]: the distance from a per-CPU symbol's value to CPU cpu's
+; copy, for code that wants Linux's form (C modules, asm). Percy's own C# never loads it:
+; the same value is a constant expression (PerCpuLayout.UnitBase). FirstChunk fills it.
+section .bss nobits alloc noexec write align=8
+global __per_cpu_offset
+__per_cpu_offset:
+    resq 256                    ; PerCpuLayout.MaxUnits (FirstChunk checks the room)
+__per_cpu_offset_end:
+section .text
 
 ; Memory probes for self-tests: accesses that may fault. The page-fault handler
 ; (FaultProbe.cs) recognises a fault at probe_read_access or probe_write_access, or a

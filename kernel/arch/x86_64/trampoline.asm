@@ -4,7 +4,7 @@
 ; straight to long mode (PE and PG in one move to CR0 is allowed), runs on a temporary
 ; PML4 that identity-maps low memory (the trampoline must keep executing right after
 ; paging turns on) and shares the kernel half, then jumps to percy_ap_entry in kernel
-; text, which loads the CPU's own PML4 and GS base and calls the C# ApMain.
+; text, which loads the CPU's own PML4 and calls the C# ApMain.
 ;
 ; The trampoline is position-independent: real-mode addresses are offsets from CS,
 ; 64-bit ones are RIP-relative, and the only absolute targets (GDT base, far jump)
@@ -25,7 +25,6 @@ bits 64
 %define P_ROOT      (PARAMS + 64)       ; the AP's own PML4 (KernelPageTables.CpuRoots)
 %define KERNEL_DATA 0x10                ; Gdt.KernelData, also in the trampoline's GDT
 %define EFER_MSR    0xC0000080
-%define GS_BASE_MSR 0xC0000101
 
 ; Never executed where it is linked: only copied, so it lives in read-only data.
 section .rodata
@@ -84,11 +83,6 @@ extern ApMain
 global percy_ap_entry
 percy_ap_entry:                 ; rdi = PerCpu*, rsi = this CPU's PML4, rsp = its stack top
     mov cr3, rsi                ; leave the temporary tables for the CPU's own
-    mov rax, rdi                ; GS base = the per-CPU area, before any C# runs
-    mov rdx, rdi
-    shr rdx, 32
-    mov ecx, GS_BASE_MSR
-    wrmsr
     xor ebp, ebp                ; ends call traces here
     call ApMain                 ; RSP is 16-byte aligned at the call, as managed code wants
 .hang:
@@ -139,10 +133,12 @@ percy_irq_restore:              ; (RFLAGS from percy_irq_save): IF as it was
     popfq
     ret
 
-%define PERCPU_NUMBER 8         ; PerCpu.NumberOffset
+; The asm form of smp_processor_id(): GS holds the CPU's unit and a per-CPU symbol's
+; value is its offset in every unit (the section is linked at 0), as on Linux.
+extern per_cpu__Percy_Kernel_Smp_Cpus__Number
 global percy_this_cpu_number
-percy_this_cpu_number:          ; () -> logical number of the running CPU, from its GS base
-    mov eax, [gs:PERCPU_NUMBER]
+percy_this_cpu_number:          ; () -> logical number of the running CPU
+    mov eax, [gs:per_cpu__Percy_Kernel_Smp_Cpus__Number]
     ret
 
 section .note.GNU-stack noalloc noexec nowrite progbits
