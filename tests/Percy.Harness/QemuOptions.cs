@@ -44,7 +44,8 @@ public sealed record QemuOptions
 
     /// <summary>
     /// Adds what makes runs quick and input clean: -monitor none (so no byte, not even
-    /// Ctrl-A, is taken by QEMU's monitor multiplexer), -nic none (no iPXE ROM), -boot d.
+    /// Ctrl-A, is taken by QEMU's monitor multiplexer), -nic none (no iPXE ROM), -boot d,
+    /// and the 128 MiB TCG translation cache that build/QemuRunner.cs explains.
     /// </summary>
     public bool Tuned { get; init; } = true;
 
@@ -92,7 +93,7 @@ public sealed record QemuOptions
         a.AddRange(new[] { "-cdrom", iso });
         if (Uefi) a.AddRange(new[] { "-bios", OvmfPath });
         a.Add("-nographic");
-        if (Tuned) a.AddRange(new[] { "-monitor", "none", "-nic", "none", "-boot", "d" });
+        if (Tuned) a.AddRange(new[] { "-monitor", "none", "-nic", "none", "-boot", "d", "-accel", "tcg,tb-size=128" });
         if (NoReboot) a.Add("-no-reboot");
         if (DebugExit) a.AddRange(new[] { "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04" });
         a.AddRange(ExtraArgs);
