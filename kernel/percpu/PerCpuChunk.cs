@@ -1,0 +1,780 @@
+// One chunk of the dynamic per-CPU allocator: where in a unit the areas are, as bitmaps
+// with hints (Linux's mm/percpu.c since 4.14, "percpu: replace area map allocator with
+// bitmap allocator"), for Percy's units of up to 16 GiB of virtual memory.
+//
+// Bits. One bit per 4-byte granule (PerCpuLayout.MinAllocSize) of the chunk's range:
+//   alloc map  1 = the granule belongs to an area.
+//   bound map  1 = an area started here. Live areas never contain a set bound bit past
+//              their first granule, so an area ends at the first granule after its start
+//              that is free or starts another area: Free needs no size. Unlike Linux,
+//              Free leaves the bound bit of the freed area set (allocating over it clears
+//              it again): a free granule with its bound bit set is where an area started
+//              and was freed, so a second Free of that handle is told apart from a handle
+//              that never was one. Linux also sets a bound bit at each area's end; the
+//              "first free granule" rule makes that unnecessary.
+//
+// Hints, so that most operations read a few words and never scan the chunk:
+//   per block (one page = pageSize/4 bits, 1024 for 4 KiB pages), PerCpuBlockHint:
+//     Contig/ContigStart  the longest free run in the block, the first of that length
+//     Scan/ScanStart      the longest free run that ends before ContigStart (0: none).
+//                         Every run before ContigStart is at most Scan long, so a request
+//                         longer than Scan starts looking at ContigStart (Linux's
+//                         scan_hint, kept exact here because a block is re-read whole).
+//     FirstFree           the first free bit (BlockBits if none)
+//     LeftFree/RightFree  free bits touching the block's start / end: runs across blocks.
+//   A touched block's hint is recomputed from its 16 words (bounded work); blocks an area
+//   covers whole are set full or free directly.
+//   per chunk: the same quantities over the whole chunk, in bits:
+//     ContigBits/ContigStart, FirstFree, FreeBits, and Scan/ScanStart with a validity flag:
+//     when valid, Scan is exactly the longest free run ending before ContigStart (0: none)
+//     and ScanStart is one such run. An allocation that breaks the Contig run recomputes
+//     from the known pieces (the Scan run, what is left of the Contig run, the runs after
+//     it) and scans block hints only for the unknown part; a free merges its run with its
+//     neighbours (the hints give the run ends in O(1) when it touches the Contig or Scan
+//     run) and updates the hint as Linux's pcpu_block_update does. When the Scan run is
+//     broken the flag drops and the next refresh walks block hints from FirstFree.
+//   Finding a place (FindFit) is exact first fit at or after a position: the chunk hint
+//   rejects chunks whose longest run is too short, and skips everything before
+//   ContigStart when the request is longer than Scan; block hints skip blocks and carry
+//   runs across block edges; only a block whose longest run is long enough is read word
+//   by word. Exact first fit matters for the atomic path, which walks fits in order
+//   until one lies on populated pages.
+//
+// Metadata for units of up to 16 GiB. The bitmaps cost 1/16 of the unit's virtual size
+// (two bits per 4 bytes): 64 KiB for a 1 MiB unit, but 1 GiB for a 16 GiB one. They are
+// therefore kept in segments of 64 blocks (16 KiB of bitmap and 64 hints for 256 KiB of
+// unit with 4 KiB pages), allocated in order up to the highest block ever touched or
+// populated: a chunk's metadata grows with what has been used of it (1/16 of that), and
+// blocks past the last segment are known to be free without any memory. Segments are
+// kept when the chunk object is recycled, so steady-state allocation allocates nothing;
+// every populated page has its segment, so an atomic allocation (populated pages only)
+// never allocates metadata. Only the populated-page bitmap (one bit per page) is sized
+// for the whole unit up front.
+//
+// Window. A chunk serves bits [Low, High) of its range. Bits below Low (the first chunk's
+// static and reserved parts; the reserved chunk's start) and from High to the end (the
+// reserved chunk's end) are marked as permanent areas, so they never look free and are
+// never handed out or freed.
+//
+// Pure logic: no hardware, no allocation on the hot path; compiled into the kernel and
+// into the host tests.
+namespace Percy.Kernel.Percpu
+{
+    // Linux's struct pcpu_block_md for one block; positions in bits from the block start.
+    public struct PerCpuBlockHint
+    {
+        public int Contig, ContigStart, FirstFree, LeftFree, RightFree, Scan, ScanStart;
+    }
+
+    // 64 blocks' bitmaps and hints (fewer in a chunk's last segment).
+    internal sealed class PerCpuSegment
+    {
+        internal readonly ulong[] Alloc;
+        internal readonly ulong[] Bound;
+        internal readonly PerCpuBlockHint[] Hints;
+
+        internal PerCpuSegment(int blocks, int blockWords, int blockBits)
+        {
+            Alloc = new ulong[blocks * blockWords];
+            Bound = new ulong[blocks * blockWords];
+            Hints = new PerCpuBlockHint[blocks];
+            for (int i = 0; i < blocks; i++) PerCpuChunk.SetFree(ref Hints[i], blockBits);
+        }
+    }
+
+    public sealed class PerCpuChunk
+    {
+        public const int SegmentBlocksShift = 6;
+        public const int SegmentBlocks = 1 << SegmentBlocksShift;
+        const int WordBits = 64;
+        const int WordShift = 6;
+        const ulong None = ulong.MaxValue;
+
+        readonly int _blockBits, _blockShift, _blockWordShift, _segBitShift;
+        readonly ulong _segBitMask;
+        readonly ulong _bits, _low, _high;
+        readonly int _blocks;
+        readonly PerCpuSegment[] _segs;
+        int _segCount;
+        readonly ulong[] _populated;          // one bit per page; null: this chunk has no pages of its own
+
+        // The chunk hint (pcpu_chunk.chunk_md), in bits.
+        ulong _contig, _contigStart, _firstFree, _freeBits, _scan, _scanStart;
+        bool _scanValid;
+
+        // The allocator's bookkeeping.
+        internal int Index;
+        internal ulong Base;                   // byte offset of bit 0 in every CPU's per-CPU range
+        internal int Slot = -1;
+        internal PerCpuChunk PrevInSlot, NextInSlot, NextSpare;
+        internal ulong PopulatedPages, EmptyPopulatedPages, PinnedPages;
+        internal ulong LiveAreas;
+
+        // bits: a multiple of blockBits; [low, high): the bits this chunk hands out.
+        // withPages: keep a populated bitmap (blocks are pages of this chunk's range).
+        public PerCpuChunk(int blockBits, ulong bits, ulong low, ulong high, bool withPages)
+        {
+            _blockBits = blockBits;
+            _blockShift = Log2((ulong)blockBits);
+            _blockWordShift = _blockShift - WordShift;
+            _segBitShift = _blockShift + SegmentBlocksShift;
+            _segBitMask = (1ul << _segBitShift) - 1;
+            _bits = bits;
+            _low = low;
+            _high = high;
+            _blocks = (int)(bits >> _blockShift);
+            _segs = new PerCpuSegment[(_blocks + SegmentBlocks - 1) >> SegmentBlocksShift];
+            if (withPages) _populated = new ulong[(_blocks + WordBits - 1) >> WordShift];
+            // Blocks past the last segment are taken as free, so the permanent end area
+            // needs every segment; the permanent start needs the segments it covers.
+            EnsureSegments(high < bits ? bits : low);
+            Reset();
+        }
+
+        public ulong Bits => _bits;
+        public ulong Low => _low;
+        public ulong High => _high;
+        public int Blocks => _blocks;
+        public int BlockBits => _blockBits;
+        public ulong FreeBits => _freeBits;
+        public ulong ContigBits => _contig;
+        public ulong ContigStart => _contigStart;
+        public ulong FirstFree => _firstFree;
+        public bool IsEmpty => _freeBits == _high - _low;
+        public int SegmentCount => _segCount;
+
+        // Back to "nothing allocated, nothing populated" (a recycled chunk object); keeps
+        // the segments. Marks the permanent areas outside [Low, High).
+        internal void Reset()
+        {
+            for (int s = 0; s < _segCount; s++)
+            {
+                var seg = _segs[s];
+                for (int i = 0; i < seg.Alloc.Length; i++) { seg.Alloc[i] = 0; seg.Bound[i] = 0; }
+                for (int i = 0; i < seg.Hints.Length; i++) SetFree(ref seg.Hints[i], _blockBits);
+            }
+            if (_populated != null) for (int i = 0; i < _populated.Length; i++) _populated[i] = 0;
+            PopulatedPages = EmptyPopulatedPages = PinnedPages = LiveAreas = 0;
+            if (_low > 0) MarkPermanent(0, _low);
+            if (_high < _bits) MarkPermanent(_high, _bits);
+            _freeBits = _high - _low;
+            _contig = _high - _low;
+            _contigStart = _low;
+            _firstFree = _contig > 0 ? _low : _high;
+            _scan = 0;
+            _scanStart = 0;
+            _scanValid = true;                 // no free run before the only one
+        }
+
+        void MarkPermanent(ulong start, ulong end)
+        {
+            SetRange(true, start, end, true);
+            SetBit(false, start, true);
+            UpdateBlocks(start, end, false);
+        }
+
+        // ---- segments ----------------------------------------------------------------
+
+        // Makes sure the segments covering bits [0, bitEnd) exist. Allocates (only when the
+        // chunk's used span grows past what this object ever had).
+        internal void EnsureSegments(ulong bitEnd)
+        {
+            if (bitEnd > _bits) bitEnd = _bits;
+            int need = (int)((bitEnd + _segBitMask) >> _segBitShift);
+            while (_segCount < need)
+            {
+                int first = _segCount << SegmentBlocksShift;
+                int blocks = _blocks - first < SegmentBlocks ? _blocks - first : SegmentBlocks;
+                _segs[_segCount] = new PerCpuSegment(blocks, 1 << _blockWordShift, _blockBits);
+                _segCount++;
+            }
+        }
+
+        ref PerCpuBlockHint Hint(int block) => ref _segs[block >> SegmentBlocksShift].Hints[block & (SegmentBlocks - 1)];
+
+        public PerCpuBlockHint BlockHint(int block)
+        {
+            if ((block >> SegmentBlocksShift) >= _segCount) { PerCpuBlockHint h = default; SetFree(ref h, _blockBits); return h; }
+            return Hint(block);
+        }
+
+        public bool BlockEmpty(int block)
+            => (block >> SegmentBlocksShift) >= _segCount || Hint(block).Contig == _blockBits;
+
+        internal static void SetFree(ref PerCpuBlockHint h, int blockBits)
+        {
+            h.Contig = blockBits; h.ContigStart = 0; h.FirstFree = 0;
+            h.LeftFree = blockBits; h.RightFree = blockBits; h.Scan = 0; h.ScanStart = 0;
+        }
+
+        static void SetFull(ref PerCpuBlockHint h, int blockBits)
+        {
+            h.Contig = 0; h.ContigStart = 0; h.FirstFree = blockBits;
+            h.LeftFree = 0; h.RightFree = 0; h.Scan = 0; h.ScanStart = 0;
+        }
+
+        // ---- bit access (bits past the last segment read as 0) --------------------------
+
+        public bool IsAllocated(ulong bit)
+        {
+            if (bit >= _bits) return false;
+            int s = (int)(bit >> _segBitShift);
+            if (s >= _segCount) return false;
+            int off = (int)(bit & _segBitMask);
+            return (_segs[s].Alloc[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
+        }
+
+        public bool IsBoundary(ulong bit)
+        {
+            if (bit >= _bits) return false;
+            int s = (int)(bit >> _segBitShift);
+            if (s >= _segCount) return false;
+            int off = (int)(bit & _segBitMask);
+            return (_segs[s].Bound[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
+        }
+
+        void SetBit(bool alloc, ulong bit, bool value)
+        {
+            var seg = _segs[(int)(bit >> _segBitShift)];
+            int off = (int)(bit & _segBitMask);
+            ulong[] a = alloc ? seg.Alloc : seg.Bound;
+            ulong m = 1ul << (off & (WordBits - 1));
+            if (value) a[off >> WordShift] |= m; else a[off >> WordShift] &= ~m;
+        }
+
+        // Sets or clears bits [start, end) of the alloc (alloc=true) or bound map.
+        void SetRange(bool alloc, ulong start, ulong end, bool value)
+        {
+            while (start < end)
+            {
+                var seg = _segs[(int)(start >> _segBitShift)];
+                int off = (int)(start & _segBitMask);
+                int b0 = off & (WordBits - 1);
+                ulong n = end - start;
+                if (n > (ulong)(WordBits - b0)) n = (ulong)(WordBits - b0);
+                ulong mask = (n == WordBits ? ~0ul : (1ul << (int)n) - 1) << b0;
+                ulong[] a = alloc ? seg.Alloc : seg.Bound;
+                if (value) a[off >> WordShift] |= mask; else a[off >> WordShift] &= ~mask;
+                start += n;
+            }
+        }
+
+        const int FindOne = 0, FindZero = 1, FindEnd = 2;
+
+        // The first bit in [pos, limit) that is allocated (FindOne), free (FindZero), or
+        // free or an area start (FindEnd); limit if none. Word by word.
+        ulong Next(ulong pos, ulong limit, int kind)
+        {
+            while (pos < limit)
+            {
+                int s = (int)(pos >> _segBitShift);
+                if (s >= _segCount) return kind == FindOne ? limit : pos;
+                var seg = _segs[s];
+                int off = (int)(pos & _segBitMask);
+                int wi = off >> WordShift;
+                ulong w = kind == FindOne ? seg.Alloc[wi]
+                        : kind == FindZero ? ~seg.Alloc[wi]
+                        : seg.Bound[wi] | ~seg.Alloc[wi];
+                w &= ~0ul << (off & (WordBits - 1));
+                if (w != 0)
+                {
+                    ulong r = (pos & ~(ulong)(WordBits - 1)) + (ulong)TrailingZeros(w);
+                    return r < limit ? r : limit;
+                }
+                pos = (pos | (WordBits - 1)) + 1;
+            }
+            return limit;
+        }
+
+        // The start of the free run that ends at `end` (exclusive), not below `floor`:
+        // one past the last allocated bit in [floor, end), or floor.
+        ulong PrevAllocatedEnd(ulong end, ulong floor)
+        {
+            while (end > floor)
+            {
+                ulong q = end - 1;
+                int s = (int)(q >> _segBitShift);
+                if (s >= _segCount) { end = (ulong)s << _segBitShift; continue; }
+                int off = (int)(q & _segBitMask);
+                int b = off & (WordBits - 1);
+                ulong w = _segs[s].Alloc[off >> WordShift];
+                if (b != WordBits - 1) w &= (1ul << (b + 1)) - 1;
+                if (w != 0)
+                {
+                    ulong r = (q & ~(ulong)(WordBits - 1)) + (ulong)(WordBits - 1 - LeadingZeros(w)) + 1;
+                    return r > floor ? r : floor;
+                }
+                end = q & ~(ulong)(WordBits - 1);
+            }
+            return floor;
+        }
+
+        // ---- block hints ------------------------------------------------------------------
+
+        // Recomputes a block's hint from its bitmap words.
+        void RefreshBlock(int block)
+        {
+            ulong bs = (ulong)block << _blockShift;
+            ulong be = bs + (ulong)_blockBits;
+            int contig = 0, contigStart = 0, scan = 0, scanStart = 0, first = _blockBits, left = 0, right = 0;
+            ulong pos = bs;
+            while (pos < be)
+            {
+                ulong z = Next(pos, be, FindZero);
+                if (z >= be) break;
+                ulong o = Next(z, be, FindOne);
+                int start = (int)(z - bs), len = (int)(o - z);
+                if (first == _blockBits) first = start;
+                if (start == 0) left = len;
+                if (o == be) right = len;
+                if (len > contig)
+                {
+                    scan = contig; scanStart = contigStart;     // every run so far is <= the old longest
+                    contig = len; contigStart = start;
+                }
+                pos = o;
+            }
+            ref var h = ref Hint(block);
+            h.Contig = contig; h.ContigStart = contigStart; h.FirstFree = first;
+            h.LeftFree = left; h.RightFree = right; h.Scan = scan; h.ScanStart = scanStart;
+        }
+
+        // After bits [start, end) changed: re-read the edge blocks, set the inner ones.
+        void UpdateBlocks(ulong start, ulong end, bool free)
+        {
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            RefreshBlock(b0);
+            if (b1 != b0) RefreshBlock(b1);
+            for (int b = b0 + 1; b < b1; b++)
+            {
+                if (free) SetFree(ref Hint(b), _blockBits); else SetFull(ref Hint(b), _blockBits);
+            }
+        }
+
+        // The first allocated bit at or after pos (High.. counts as allocated), by hints.
+        ulong FreeRunEnd(ulong pos)
+        {
+            if (pos >= _high) return pos;
+            int b = (int)(pos >> _blockShift);
+            ulong be = ((ulong)b + 1) << _blockShift;
+            ulong r = Next(pos, be, FindOne);
+            if (r < be) return r;
+            for (b++; b < _blocks; b++)
+            {
+                if ((b >> SegmentBlocksShift) >= _segCount) return _high;
+                ref var h = ref Hint(b);
+                if (h.Contig != _blockBits) return ((ulong)b << _blockShift) + (ulong)h.LeftFree;
+            }
+            return _high;
+        }
+
+        // The start of the free run that ends at `end` (bit end-1 free), by hints.
+        ulong FreeRunStart(ulong end)
+        {
+            if (end == 0) return 0;
+            int b = (int)((end - 1) >> _blockShift);
+            ulong bs = (ulong)b << _blockShift;
+            ulong r = PrevAllocatedEnd(end, bs);
+            if (r > bs) return r;
+            for (b--; b >= 0; b--)
+            {
+                if ((b >> SegmentBlocksShift) >= _segCount) continue;
+                ref var h = ref Hint(b);
+                if (h.Contig != _blockBits) return (((ulong)b + 1) << _blockShift) - (ulong)h.RightFree;
+            }
+            return 0;
+        }
+
+        // The first free bit at or after pos, or High.
+        ulong NextFree(ulong pos)
+        {
+            if (pos >= _high) return _high;
+            int b = (int)(pos >> _blockShift);
+            ulong be = ((ulong)b + 1) << _blockShift;
+            ulong r = Next(pos, be, FindZero);
+            if (r < be) return r < _high ? r : _high;
+            for (b++; b < _blocks; b++)
+            {
+                ulong bs = (ulong)b << _blockShift;
+                if ((b >> SegmentBlocksShift) >= _segCount) return bs < _high ? bs : _high;
+                ref var h = ref Hint(b);
+                if (h.FirstFree < _blockBits) { ulong f = bs + (ulong)h.FirstFree; return f < _high ? f : _high; }
+            }
+            return _high;
+        }
+
+        // Longest run and the longest run before it, fed runs in ascending order.
+        struct RunAccumulator
+        {
+            public ulong Contig, ContigStart, Scan, ScanStart;
+            public void Add(ulong start, ulong len)
+            {
+                if (len > Contig)
+                {
+                    Scan = Contig; ScanStart = ContigStart;
+                    Contig = len; ContigStart = start;
+                }
+            }
+        }
+
+        // Feeds acc every maximal free run inside [from, to), ascending. `from` and `to`
+        // must be run boundaries (from: a run start or allocated; to-1 allocated or to = High).
+        void FeedRuns(ulong from, ulong to, ref RunAccumulator acc)
+        {
+            ulong carry = None;
+            ulong pos = from;
+            while (pos < to)
+            {
+                int b = (int)(pos >> _blockShift);
+                ulong bs = (ulong)b << _blockShift, be = bs + (ulong)_blockBits;
+                if ((b >> SegmentBlocksShift) >= _segCount)
+                {
+                    if (carry == None) carry = pos;
+                    pos = to;
+                    break;
+                }
+                if (pos == bs && be <= to)
+                {
+                    ref var h = ref Hint(b);
+                    if (h.Contig == _blockBits) { if (carry == None) carry = bs; pos = be; continue; }
+                    if (carry != None) { acc.Add(carry, bs + (ulong)h.LeftFree - carry); carry = None; }
+                    else if (h.LeftFree > 0) acc.Add(bs, (ulong)h.LeftFree);
+                    if (h.Scan > 0 && h.ScanStart > 0) acc.Add(bs + (ulong)h.ScanStart, (ulong)h.Scan);
+                    if (h.Contig > 0 && h.ContigStart > 0 && h.ContigStart + h.Contig < _blockBits)
+                        acc.Add(bs + (ulong)h.ContigStart, (ulong)h.Contig);
+                    if (h.RightFree > 0) carry = be - (ulong)h.RightFree;
+                    pos = be;
+                    continue;
+                }
+                // A partial block: read its words.
+                ulong end = be < to ? be : to;
+                while (pos < end)
+                {
+                    ulong z = Next(pos, end, FindZero);
+                    if (z > pos && carry != None) { acc.Add(carry, pos - carry); carry = None; }
+                    if (z >= end) { pos = end; break; }
+                    ulong o = Next(z, end, FindOne);
+                    if (carry == None) carry = z;
+                    if (o < end) { acc.Add(carry, o - carry); carry = None; }
+                    pos = o;
+                }
+            }
+            if (carry != None) acc.Add(carry, to - carry);
+        }
+
+        // ---- allocation -------------------------------------------------------------------
+
+        static ulong AlignUp(ulong x, ulong align) => (x + align - 1) & ~(align - 1);
+
+        // The first bit f >= from such that [f, f + bits) is free, inside [Low, High) and
+        // f is a multiple of alignBits (a power of two, at most BlockBits).
+        public bool FindFit(ulong from, ulong bits, ulong alignBits, out ulong fit)
+        {
+            fit = 0;
+            if (bits == 0 || bits > _contig) return false;
+            if (from < _firstFree) from = _firstFree;
+            if (_scanValid && bits > _scan && from < _contigStart) from = _contigStart;
+            if (from >= _high) return false;
+            ulong carry = None;
+            int untouchedBlock = _segCount << SegmentBlocksShift;
+            for (int b = (int)(from >> _blockShift); b < _blocks; b++)
+            {
+                ulong bs = (ulong)b << _blockShift;
+                if (b >= untouchedBlock)
+                {
+                    ulong st = carry != None ? carry : (from > bs ? from : bs);
+                    ulong a = AlignUp(st, alignBits);
+                    if (a + bits <= _high) { fit = a; return true; }
+                    return false;
+                }
+                var seg = _segs[b >> SegmentBlocksShift];
+                ref var h = ref seg.Hints[b & (SegmentBlocks - 1)];
+                if (carry != None)
+                {
+                    ulong a = AlignUp(carry, alignBits);
+                    if (a + bits <= bs + (ulong)h.LeftFree) { fit = a; return true; }
+                    if (h.Contig == _blockBits) continue;
+                    carry = None;
+                }
+                int lo = from > bs ? (int)(from - bs) : 0;
+                if ((ulong)h.Contig >= bits)
+                {
+                    int start = bits > (ulong)h.Scan ? h.ContigStart : h.FirstFree;
+                    if (start < lo) start = lo;
+                    int f = FirstFitInBlock(seg.Alloc, (b & (SegmentBlocks - 1)) << _blockWordShift, start, (int)bits, (int)alignBits);
+                    if (f >= 0) { fit = bs + (ulong)f; return true; }
+                }
+                if (h.RightFree > 0)
+                {
+                    ulong rs = bs + (ulong)(_blockBits - h.RightFree);
+                    carry = rs > from ? rs : from;
+                }
+            }
+            if (carry != None)
+            {
+                ulong a = AlignUp(carry, alignBits);
+                if (a + bits <= _high) { fit = a; return true; }
+            }
+            return false;
+        }
+
+        // First aligned run of `bits` free bits inside one block at or after `from`; -1 if none.
+        int FirstFitInBlock(ulong[] alloc, int wbase, int from, int bits, int alignBits)
+        {
+            int p = from;
+            while (true)
+            {
+                p = NextInBlock(alloc, wbase, p, _blockBits, true);
+                if (p >= _blockBits) return -1;
+                p = (p + alignBits - 1) & ~(alignBits - 1);
+                if (p + bits > _blockBits) return -1;
+                int o = NextInBlock(alloc, wbase, p, p + bits, false);
+                if (o >= p + bits) return p;
+                p = o + 1;
+            }
+        }
+
+        // First zero (zero=true) or one bit in [pos, limit) of a block's words; limit if none.
+        static int NextInBlock(ulong[] alloc, int wbase, int pos, int limit, bool zero)
+        {
+            while (pos < limit)
+            {
+                ulong w = alloc[wbase + (pos >> WordShift)];
+                if (zero) w = ~w;
+                w &= ~0ul << (pos & (WordBits - 1));
+                if (w != 0)
+                {
+                    int r = (pos & ~(WordBits - 1)) + TrailingZeros(w);
+                    return r < limit ? r : limit;
+                }
+                pos = (pos | (WordBits - 1)) + 1;
+            }
+            return limit;
+        }
+
+        // Marks [start, start + bits) as one area (the caller found it with FindFit and
+        // made sure the segments exist).
+        internal void AllocateArea(ulong start, ulong bits)
+        {
+            ulong end = start + bits;
+            SetRange(true, start, end, true);
+            SetBit(false, start, true);
+            if (bits > 1) SetRange(false, start + 1, end, false);
+            UpdateBlocks(start, end, false);
+            _freeBits -= bits;
+            LiveAreas++;
+
+            if (_scanValid && _scan > 0 && start < _scanStart + _scan && end > _scanStart) _scanValid = false;
+            if (start == _firstFree) _firstFree = NextFree(end);
+            if (_contig > 0 && start < _contigStart + _contig && end > _contigStart) RefreshAfterBreak(start, end);
+        }
+
+        // The Contig run [cs, ce) lost [start, end): find the new longest run and Scan.
+        void RefreshAfterBreak(ulong start, ulong end)
+        {
+            ulong cs = _contigStart, ce = _contigStart + _contig;
+            var acc = new RunAccumulator();
+            bool repFirst = _scanValid;
+            ulong repStart = _scanStart;
+            if (_scanValid) { if (_scan > 0) acc.Add(_scanStart, _scan); }
+            else if (_firstFree < cs) FeedRuns(_firstFree, cs, ref acc);
+            if (start > cs) acc.Add(cs, start - cs);
+            if (ce > end) acc.Add(end, ce - end);
+            if (ce < _high) FeedRuns(ce, _high, ref acc);
+            _contig = acc.Contig;
+            _contigStart = acc.Contig > 0 ? acc.ContigStart : _high;
+            if (repFirst && _scan > 0 && acc.Contig > 0 && acc.ContigStart == repStart)
+            {
+                // The old Scan run is the longest now; what lies before it is not known.
+                _scanValid = false;
+            }
+            else
+            {
+                _scan = acc.Scan; _scanStart = acc.ScanStart; _scanValid = true;
+            }
+        }
+
+        // ---- free ---------------------------------------------------------------------------
+
+        public const string ErrNotAStart = "handle is inside an allocation, not at its start";
+        public const string ErrDoubleFree = "double free: the allocation at this handle was already freed";
+        public const string ErrNoArea = "no allocation starts at this handle";
+
+        // Why `bit` cannot be freed, or null.
+        public string CheckFree(ulong bit)
+        {
+            if (bit < _low || bit >= _high) return ErrNoArea;
+            bool a = IsAllocated(bit), b = IsBoundary(bit);
+            if (a) return b ? null : ErrNotAStart;
+            return b ? ErrDoubleFree : ErrNoArea;
+        }
+
+        // The length in bits of the live area starting at `bit` (CheckFree said yes).
+        public ulong AreaBits(ulong bit) => Next(bit + 1, _bits, FindEnd) - bit;
+
+        // Frees the area at `bit` (CheckFree said yes); returns its length in bits.
+        internal ulong FreeArea(ulong bit)
+        {
+            ulong end = Next(bit + 1, _bits, FindEnd);
+            ulong bits = end - bit;
+            SetRange(true, bit, end, false);               // the bound bit at `bit` stays: freed-area marker
+            UpdateBlocks(bit, end, true);
+            _freeBits += bits;
+            LiveAreas--;
+
+            // The free run the area joins.
+            ulong fs, fe;
+            if (_contig > 0 && bit == _contigStart + _contig) fs = _contigStart;
+            else if (_scanValid && _scan > 0 && bit == _scanStart + _scan) fs = _scanStart;
+            else fs = FreeRunStart(bit);
+            if (_contig > 0 && end == _contigStart) fe = _contigStart + _contig;
+            else if (_scanValid && _scan > 0 && end == _scanStart) fe = _scanStart + _scan;
+            else fe = FreeRunEnd(end);
+            if (fs < _low) fs = _low;
+            if (fe > _high) fe = _high;
+            ulong len = fe - fs;
+
+            if (len > _contig)
+            {
+                if (_contig == 0 || fs > _contigStart)
+                {
+                    _scan = _contig; _scanStart = _contigStart; _scanValid = true;
+                }
+                else if (_scanValid && _scan > 0 && _scanStart >= fs) _scanValid = false;   // the Scan run merged in
+                _contig = len; _contigStart = fs;
+            }
+            else if (len == _contig)
+            {
+                if (fs < _contigStart) { _scan = len; _scanStart = fs; _scanValid = true; }
+            }
+            else if (fs < _contigStart && _scanValid)
+            {
+                if ((_scan > 0 && _scanStart >= fs && _scanStart < fe) || len > _scan) { _scan = len; _scanStart = fs; }
+            }
+            if (fs < _firstFree) _firstFree = fs;
+            return bits;
+        }
+
+        // ---- pages (blocks are pages in a chunk with its own range) ------------------------
+
+        public bool IsPopulated(ulong page) => (_populated[page >> WordShift] & (1ul << (int)(page & (WordBits - 1)))) != 0;
+
+        internal void SetPopulated(ulong page, bool value)
+        {
+            ulong m = 1ul << (int)(page & (WordBits - 1));
+            if (value) _populated[page >> WordShift] |= m; else _populated[page >> WordShift] &= ~m;
+        }
+
+        // The first page in [page, limit) that is populated (want=true) or not; limit if none.
+        public ulong NextPage(ulong page, ulong limit, bool want)
+        {
+            while (page < limit)
+            {
+                ulong w = _populated[page >> WordShift];
+                if (!want) w = ~w;
+                w &= ~0ul << (int)(page & (WordBits - 1));
+                if (w != 0)
+                {
+                    ulong r = (page & ~(ulong)(WordBits - 1)) + (ulong)TrailingZeros(w);
+                    return r < limit ? r : limit;
+                }
+                page = (page | (WordBits - 1)) + 1;
+            }
+            return limit;
+        }
+
+        // ---- checking (host tests and the kernel self-test; reads every bit) ----------------
+
+        // Null if every hint agrees with the bitmaps, else what is wrong.
+        public string Check()
+        {
+            var probe = new PerCpuBlockHint();
+            for (int b = 0; b < _blocks && (b >> SegmentBlocksShift) < _segCount; b++)
+            {
+                probe = Hint(b);
+                RefreshBlock(b);
+                var h = Hint(b);
+                bool same = h.Contig == probe.Contig && h.ContigStart == probe.ContigStart && h.FirstFree == probe.FirstFree
+                    && h.LeftFree == probe.LeftFree && h.RightFree == probe.RightFree && h.Scan == probe.Scan && h.ScanStart == probe.ScanStart;
+                Hint(b) = probe;
+                if (!same) return "block hint disagrees with the bitmap";
+            }
+            // Runs in [Low, High), straight from the bits.
+            ulong free = 0, longest = 0, longestStart = 0, first = _high, before = 0;
+            ulong pos = _low;
+            while (pos < _high)
+            {
+                ulong z = Next(pos, _high, FindZero);
+                if (z >= _high) break;
+                ulong o = Next(z, _high, FindOne);
+                if (first == _high) first = z;
+                free += o - z;
+                if (o - z > longest) { longest = o - z; longestStart = z; }
+                if (o <= _contigStart && o - z > before) before = o - z;
+                pos = o;
+            }
+            if (free != _freeBits) return "chunk free bits disagree with the bitmap";
+            if (longest != _contig) return "chunk contig hint is not the longest free run";
+            if (first != _firstFree) return "chunk first-free hint is wrong";
+            if (_contig > 0 && !IsRun(_contigStart, _contig)) return "chunk contig start is not a free run of that length";
+            if (_scanValid)
+            {
+                if (before != _scan) return "chunk scan hint is not the longest run before the contig run";
+                if (_scan > 0 && (!IsRun(_scanStart, _scan) || _scanStart + _scan > _contigStart)) return "chunk scan start is not such a run";
+            }
+            if (_populated != null)
+            {
+                ulong pop = 0, empty = 0;
+                for (int p = 0; p < _blocks; p++)
+                {
+                    if (!IsPopulated((ulong)p)) continue;
+                    pop++;
+                    if ((p >> SegmentBlocksShift) >= _segCount) return "a populated page has no metadata segment";
+                    if (BlockEmpty(p)) empty++;
+                }
+                if (pop != PopulatedPages) return "populated page count disagrees with the bitmap";
+                if (empty != EmptyPopulatedPages) return "empty populated page count is wrong";
+            }
+            return null;
+        }
+
+        // [start, start + len) is a maximal free run.
+        bool IsRun(ulong start, ulong len)
+        {
+            if (Next(start, start + len, FindOne) != start + len) return false;
+            if (start > 0 && !IsAllocated(start - 1)) return false;
+            return start + len >= _bits || IsAllocated(start + len);
+        }
+
+        // ---- bit helpers (no BitOperations in Percy's runtime) --------------------------------
+
+        internal static int TrailingZeros(ulong x)
+        {
+            if (x == 0) return WordBits;
+            int n = 0;
+            if ((x & 0xFFFFFFFFul) == 0) { n += 32; x >>= 32; }
+            if ((x & 0xFFFFul) == 0) { n += 16; x >>= 16; }
+            if ((x & 0xFFul) == 0) { n += 8; x >>= 8; }
+            if ((x & 0xFul) == 0) { n += 4; x >>= 4; }
+            if ((x & 0x3ul) == 0) { n += 2; x >>= 2; }
+            if ((x & 0x1ul) == 0) n += 1;
+            return n;
+        }
+
+        internal static int LeadingZeros(ulong x)
+        {
+            if (x == 0) return WordBits;
+            int n = 0;
+            if ((x & 0xFFFFFFFF00000000ul) == 0) { n += 32; x <<= 32; }
+            if ((x & 0xFFFF000000000000ul) == 0) { n += 16; x <<= 16; }
+            if ((x & 0xFF00000000000000ul) == 0) { n += 8; x <<= 8; }
+            if ((x & 0xF000000000000000ul) == 0) { n += 4; x <<= 4; }
+            if ((x & 0xC000000000000000ul) == 0) { n += 2; x <<= 2; }
+            if ((x & 0x8000000000000000ul) == 0) n += 1;
+            return n;
+        }
+
+        // floor(log2(x)) for x > 0.
+        internal static int Log2(ulong x) => WordBits - 1 - LeadingZeros(x);
+    }
+}
