@@ -58,6 +58,7 @@ namespace Percy.Kernel
             PhysicalMemory.StartPageAllocator();
             KernelPageTables.UsePageAllocator();
             KernelHeap.Init();
+            Percpu.DynamicPerCpu.Init();
             Gdt.MoveInterruptStacks();
             Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
             Hpet.Init();

@@ -19,6 +19,7 @@ namespace Percy.Kernel.Percpu
     {
         const ulong Page = AddressSpace.PageSize;
         const int PdptLevel = 2;
+        const int GibShift = 30;
 
         public static PerCpuUnitLayout Layout;
         public static bool Ready;                   // every unit mapped: this-CPU access works
@@ -58,7 +59,7 @@ namespace Percy.Kernel.Percpu
                     ulong copied = i * Page, bytes = image.Size - copied < Page ? image.Size - copied : Page;
                     Memory.Move(DirectMap.ToVirtual(phys), (byte*)image.Load + copied, (nuint)bytes);
                 }
-                OpenLocalWindow(cpu, unit);
+                OpenLocalWindow(cpu, 0);
                 Cpus.NumberOn(cpu) = cpu;
             }
             FillPerCpuOffsets(possibleCpus);
@@ -77,13 +78,16 @@ namespace Percy.Kernel.Percpu
             for (int cpu = 0; cpu < possibleCpus; cpu++) offsets[cpu] = PerCpuLayout.Offset(cpu);
         }
 
-        // CPU cpu's local-window PDPT entry 0 := the global PDPT entry that maps the unit.
-        static void OpenLocalWindow(int cpu, ulong unit)
+        // CPU cpu's local-window PDPT entry `gib` := the global PDPT entry that maps that
+        // GiB of its unit (a page directory, once anything in that GiB is mapped).
+        public static void OpenLocalWindow(int cpu, ulong gib)
         {
             PageTable k = KernelPageTables.Kernel;
-            ulong globalPdpt = *k.Entry(k.Root, AddressSpace.SlotOf(unit)) & PageFlags.AddressMask;
-            ulong directory = *k.Entry(globalPdpt, PageTable.Index(unit, PdptLevel));
-            *k.Entry(KernelPageTables.LocalWindowTables[cpu], 0) = directory;
+            ulong* window = k.Entry(KernelPageTables.LocalWindowTables[cpu], (int)gib);
+            if (*window != 0) return;
+            ulong va = PerCpuLayout.UnitBase(cpu) + (gib << GibShift);
+            ulong globalPdpt = *k.Entry(k.Root, AddressSpace.SlotOf(va)) & PageFlags.AddressMask;
+            *window = *k.Entry(globalPdpt, PageTable.Index(va, PdptLevel));
         }
     }
 }

@@ -236,3 +236,18 @@ namespace System.Threading
         [System.Runtime.CompilerServices.Intrinsic] public static long CompareExchange(ref long location, long value, long comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
     }
 }
+
+namespace System
+{
+    // The checked double-to-integer conversions the JIT calls by name (ILC looks all four
+    // up as soon as any checked conversion is compiled). The kernel uses no floating point
+    // in checked contexts; an out-of-range value is a bug, so it panics.
+    public static class Math
+    {
+        static void Overflow() => Percy.Kernel.Panic.Fail("arithmetic overflow in a checked conversion");
+        public static int ConvertToInt32Checked(double v) { if (!(v > -2147483649.0 && v < 2147483648.0)) Overflow(); return (int)v; }
+        public static uint ConvertToUInt32Checked(double v) { if (!(v > -1.0 && v < 4294967296.0)) Overflow(); return (uint)v; }
+        public static long ConvertToInt64Checked(double v) { if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) Overflow(); return (long)v; }
+        public static ulong ConvertToUInt64Checked(double v) { if (!(v > -1.0 && v < 18446744073709551616.0)) Overflow(); return (ulong)v; }
+    }
+}

@@ -43,19 +43,26 @@ namespace Percy.Kernel.Shell
             return true;
         }
 
-        // A decimal number without sign; false on anything else or on overflow.
+        // A number without sign, decimal or 0x hex; false on anything else or on overflow.
         public bool TryGetNumber(int i, out ulong value)
         {
             value = 0;
             if (i >= _count || _length[i] == 0) return false;
             byte* w = _text + _start[i];
-            for (int k = 0; k < _length[i]; k++)
+            int k = 0, length = _length[i];
+            uint radix = 10;
+            if (length > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X')) { radix = 16; k = 2; }
+            for (; k < length; k++)
             {
-                uint d = (uint)(w[k] - '0');
-                if (d > 9 || value > (ulong.MaxValue - d) / 10) return false;
-                value = value * 10 + d;
+                uint d = Digit(w[k]);
+                if (d >= radix || value > (ulong.MaxValue - d) / radix) return false;
+                value = value * radix + d;
             }
             return true;
         }
+
+        static uint Digit(byte c) => c >= '0' && c <= '9' ? (uint)(c - '0')
+                                   : c >= 'a' && c <= 'f' ? (uint)(c - 'a' + 10)
+                                   : c >= 'A' && c <= 'F' ? (uint)(c - 'A' + 10) : uint.MaxValue;
     }
 }

@@ -1,0 +1,78 @@
+// alloc_percpu / free_percpu for the kernel and modules: the pure allocator
+// (PerCpuAllocator) over this machine's units (UnitPages), one lock around both, and the
+// zeroing that alloc_percpu promises. A handle is an offset in every CPU's unit:
+//   per_cpu_ptr(h, cpu) = Ptr(h, cpu) = UnitBase(cpu) + h      (global: may be handed on)
+//   this_cpu_ptr(h)     = ThisCpuPtr(h) = LocalBase + h         (this CPU only)
+// Both are arithmetic on constants: no table of offsets is loaded.
+//
+// Every failure logs one line (`percpu: error: <reason>`) and changes nothing, so the
+// statistics after a refused request equal those before it.
+using Percy.Kernel.Mm;
+using Percy.Kernel.Smp;
+
+namespace Percy.Kernel.Percpu
+{
+    internal static unsafe class DynamicPerCpu
+    {
+        static PerCpuAllocator s_allocator;
+        static int s_lock;
+
+        public static PerCpuAllocator Allocator => s_allocator;
+
+        // After the first chunk and the page allocator: the first chunk's static pages are
+        // populated already.
+        public static void Init()
+        {
+            PerCpuUnitLayout layout = FirstChunk.Layout;
+            string error = PerCpuAllocator.Create(layout, layout.CommittedPages, new UnitPages(layout.Units, layout.UnitVm), out s_allocator);
+            if (error != null) Panic.Fail($"percpu: dynamic allocator: {error}");
+        }
+
+        public static ulong* Ptr(ulong handle, int cpu) => (ulong*)PerCpuLayout.GlobalAddress(cpu, handle);
+        public static void* ThisCpuPtr(ulong handle) => (void*)PerCpuLayout.LocalAddress(handle);
+
+        // alloc_percpu(size, align): zeroed on every possible CPU. atomic: only already
+        // populated pages, nothing mapped (for contexts that must not map memory).
+        public static string Alloc(ulong size, ulong align, bool atomic, out ulong handle)
+        {
+            ulong flags = SpinLock.LockIrqSave(LockPointer);
+            string error = s_allocator.Allocate(size, align, atomic, out handle);
+            SpinLock.UnlockIrqRestore(LockPointer, flags);
+            return Finish(error, handle, size);
+        }
+
+        // From the reserved part (percpu.reserved=), as Linux gives module sections.
+        public static string AllocReserved(ulong size, ulong align, out ulong handle)
+        {
+            ulong flags = SpinLock.LockIrqSave(LockPointer);
+            string error = s_allocator.AllocateReserved(size, align, out handle);
+            SpinLock.UnlockIrqRestore(LockPointer, flags);
+            return Finish(error, handle, size);
+        }
+
+        public static string Free(ulong handle)
+        {
+            ulong flags = SpinLock.LockIrqSave(LockPointer);
+            string error = s_allocator.Free(handle);
+            SpinLock.UnlockIrqRestore(LockPointer, flags);
+            if (error != null) Log.Warn($"percpu: error: free 0x{handle:x}: {error}");
+            return error;
+        }
+
+        static int* LockPointer { get { fixed (int* l = &s_lock) return l; } }
+
+        // A reused area holds its last owner's bytes: clear it in every CPU's unit. The
+        // area is the caller's alone now, so this needs no lock.
+        static string Finish(string error, ulong handle, ulong size)
+        {
+            if (error != null)
+            {
+                Log.Warn($"percpu: error: alloc {size} bytes: {error}");
+                return error;
+            }
+            for (int cpu = 0; cpu < FirstChunk.Layout.Units; cpu++)
+                Memory.Fill((byte*)PerCpuLayout.GlobalAddress(cpu, handle), 0, (nuint)size);
+            return null;
+        }
+    }
+}
