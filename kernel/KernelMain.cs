@@ -76,6 +76,7 @@ namespace Percy.Kernel
             SelfTest.MemoryTests.Register();
             Percpu.PerCpuTests.Register();
             Percpu.PerCpuCommands.Register();
+            Percpu.DynamicPerCpuTests.Register();
             Smp.SmpCommands.Register();
             Smp.SmpTests.Register();
 
