@@ -382,7 +382,6 @@ namespace Percy.Kernel.Percpu
         bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1, out ulong added)
         {
             added = 0;
-            owner.EnsureSegments(p1 << _blockShift);       // every populated page has its metadata
             ulong p = p0;
             while (true)
             {
@@ -396,6 +395,7 @@ namespace Percy.Kernel.Percpu
                 }
                 p = q;
             }
+            owner.EnsureSegments(p1 << _blockShift);       // every populated page has its metadata
             for (p = p0; p < p1; p++)
             {
                 if (owner.IsPopulated(p)) continue;
@@ -431,8 +431,8 @@ namespace Percy.Kernel.Percpu
                 if (!c.BlockEmpty((int)p) || c.IsPopulated(p)) { p++; continue; }
                 ulong q = p + 1;
                 while (q < pages && q - p < EmptyPopulatedPagesHigh - _emptyPopulated && c.BlockEmpty((int)q) && !c.IsPopulated(q)) q++;
-                c.EnsureSegments(q << _blockShift);
                 if (!_backend.Populate(c.Index, p, q - p)) return;
+                c.EnsureSegments(q << _blockShift);
                 for (ulong i = p; i < q; i++) c.SetPopulated(i, true);
                 c.PopulatedPages += q - p;
                 c.EmptyPopulatedPages += q - p;

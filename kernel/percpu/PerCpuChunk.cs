@@ -126,8 +126,9 @@ namespace Percy.Kernel.Percpu
             _segs = new PerCpuSegment[(_blocks + SegmentBlocks - 1) >> SegmentBlocksShift];
             if (withPages) _populated = new ulong[(_blocks + WordBits - 1) >> WordShift];
             // Blocks past the last segment are taken as free, so the permanent end area
-            // needs every segment; the permanent start needs the segments it covers.
-            EnsureSegments(high < bits ? bits : low);
+            // needs every segment; the permanent start needs the segments it covers. A
+            // chunk without pages of its own (the reserved part, small) gets them all now.
+            EnsureSegments(high < bits || !withPages ? bits : low);
             Reset();
         }
 
