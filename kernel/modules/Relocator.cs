@@ -8,7 +8,8 @@
 //                                                   modules; it says whether the value is a
 //                                                   per-CPU offset); an unresolved weak
 //                                                   symbol is 0; otherwise the module fails
-//                                                   with `unknown symbol <name>` (Linux's words)
+//                                                   with `unknown symbol <name>` (Linux's words);
+//                                                   _GLOBAL_OFFSET_TABLE_ is the module's GOT
 //                   Every undefined symbol is resolved, referenced or not (as Linux does), and
 //                   they are listed afterwards (UndefinedSymbol, IsPerCpu) so that the loader
 //                   can record which module or kernel export each dependency came from.
@@ -122,7 +123,12 @@ namespace Percy.Kernel.Modules
                     byte* name = _elf.SymbolName(i, out int length);
                     ulong value = 0;
                     bool perCpu = false;
-                    if (resolver != null && resolver.Resolve(name, length, out value, out perCpu))
+                    if (NameIs(name, length, Elf.GlobalOffsetTableName))
+                    {
+                        _value[i] = regions.ReadOnlyAddress + _layout.GotOffset;
+                        _kind[i] = KindAddress;
+                    }
+                    else if (resolver != null && resolver.Resolve(name, length, out value, out perCpu))
                     {
                         _value[i] = value;
                         _kind[i] = perCpu ? KindPerCpu : KindAddress;
@@ -158,6 +164,14 @@ namespace Percy.Kernel.Modules
             _resolved = true;
             if (unknown == 1) return error.Fail($"unknown symbol {_elf.SymbolLabel(firstUnknown)}");
             if (unknown > 1) return error.Fail($"unknown symbol {_elf.SymbolLabel(firstUnknown)} (and {unknown - 1} more)");
+            return true;
+        }
+
+        static bool NameIs(byte* name, int length, string expected)
+        {
+            if (name == null || length != expected.Length) return false;
+            for (int i = 0; i < length; i++)
+                if (name[i] != (byte)expected[i]) return false;
             return true;
         }
 
