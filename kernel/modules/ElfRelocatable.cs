@@ -314,7 +314,7 @@ namespace Percy.Kernel.Modules
         {
             elf = null;
             error = default;
-            if (data == null) return error.Fail($"header: no file");
+            if (data == null && length != 0) return error.Fail($"header: no file");
             var e = new ElfRelocatable(data, length);
             if (!e.CheckHeader(ref error)) return false;
             if (!e.CheckSections(ref error)) return false;

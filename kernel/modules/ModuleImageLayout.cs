@@ -115,6 +115,7 @@ namespace Percy.Kernel.Modules
             r.TextAddress = runtimeBase + TextOffset;
             r.ReadOnlyAddress = runtimeBase + ReadOnlyOffset;
             r.DataAddress = runtimeBase + DataOffset;
+            if (writableBase == null) return r;
             r.Text = writableBase + TextOffset;
             r.ReadOnly = writableBase + ReadOnlyOffset;
             r.Data = writableBase + DataOffset;
