@@ -25,6 +25,7 @@ namespace Percy.Tests.Support
         readonly ulong _mappingSize;
         readonly byte* _data;                       // first data page
         readonly int _dataSize;                     // bytes between the guards
+        bool _writable;
 
         public int Capacity => _dataSize;
 
@@ -61,6 +62,16 @@ namespace Percy.Tests.Support
             return Place(data, length, 0);
         }
 
+        // A writable buffer of `length` bytes whose last byte is the last accessible one, so
+        // that a write past its end faults. Its contents are left as they were.
+        public byte* WritableAtEnd(int length)
+        {
+            if (length > _dataSize || length < 0) throw new ArgumentException("does not fit");
+            if (!_writable) Protect(_data, _dataSize, ProtRead | ProtWrite);
+            _writable = true;
+            return _data + _dataSize - length;
+        }
+
         byte* Place(byte[] data, int length, int offset)
         {
             if (length > _dataSize || length > data.Length) throw new ArgumentException("data does not fit");
@@ -68,6 +79,7 @@ namespace Percy.Tests.Support
             new Span<byte>(_data, _dataSize).Fill(0xCC);
             data.AsSpan(0, length).CopyTo(new Span<byte>(_data + offset, length));
             Protect(_data, _dataSize, ProtRead);
+            _writable = false;
             return _data + offset;
         }
 

@@ -1,0 +1,165 @@
+// Real module objects for the module loader's tests: C compiled by gcc, assembly by NASM,
+// linked by GNU ld, in one temporary directory per test run (compiled once, cached by
+// name). Also an independent, BCL-based ELF reader (sections, symbols, relocations) for
+// inspecting objects and ld's output, so the kernel's reader is checked against other
+// code rather than against itself.
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Text;
+
+namespace Percy.Tests.Support
+{
+    public static class ModuleToolchain
+    {
+        static readonly string s_dir = Path.Combine(Path.GetTempPath(), $"percy-kmod-tests-{Environment.ProcessId}");
+        static readonly ConcurrentDictionary<string, Lazy<string>> s_cache = new();
+
+        public static string Directory
+        {
+            get
+            {
+                if (!System.IO.Directory.Exists(s_dir))
+                {
+                    System.IO.Directory.CreateDirectory(s_dir);
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                    {
+                        try { System.IO.Directory.Delete(s_dir, recursive: true); } catch (IOException) { }
+                    };
+                }
+                return s_dir;
+            }
+        }
+
+        // Kernel-module flags for gcc, then the variant's own.
+        public const string KernelFlags = "-O2 -mno-red-zone -ffreestanding -fno-asynchronous-unwind-tables -fno-common";
+
+        public static string Gcc(string name, string source, string flags)
+            => s_cache.GetOrAdd("gcc:" + name, _ => new Lazy<string>(() =>
+            {
+                string c = Path.Combine(Directory, name + ".c"), o = Path.Combine(Directory, name + ".o");
+                File.WriteAllText(c, source);
+                Run("gcc", $"-c {flags} -o {o} {c}");
+                return o;
+            })).Value;
+
+        public static string Nasm(string name, string source)
+            => s_cache.GetOrAdd("nasm:" + name, _ => new Lazy<string>(() =>
+            {
+                string s = Path.Combine(Directory, name + ".asm"), o = Path.Combine(Directory, name + ".o");
+                File.WriteAllText(s, source);
+                Run("nasm", $"-f elf64 -o {o} {s}");
+                return o;
+            })).Value;
+
+        public static string Run(string tool, string arguments)
+        {
+            var psi = new ProcessStartInfo(tool, arguments)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using var p = Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            string stdout = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException($"{tool} {arguments} failed ({p.ExitCode}):\n{stdout}{stderr.Result}");
+            return stdout + stderr.Result;
+        }
+    }
+
+    public sealed class ElfFile
+    {
+        public sealed record Section(int Index, string Name, uint Type, ulong Flags, ulong Addr, ulong Offset, ulong Size,
+                                     uint Link, uint Info, ulong Align, ulong EntSize);
+        public sealed record Symbol(int Index, string Name, byte Info, ushort Shndx, ulong Value, ulong Size)
+        {
+            public int Bind => Info >> 4;
+            public int Type => Info & 0xF;
+        }
+        public sealed record Rela(int Section, int Index, ulong Offset, uint Type, uint Sym, long Addend);
+
+        public byte[] Bytes;
+        public ulong ShOff;
+        public List<Section> Sections = new();
+        public List<Symbol> Symbols = new();
+        public List<Rela> Relocations = new();
+        public int SymtabIndex = -1;
+
+        public static ElfFile Load(string path) => Parse(File.ReadAllBytes(path));
+
+        public static ElfFile Parse(byte[] b)
+        {
+            var e = new ElfFile { Bytes = b, ShOff = BitConverter.ToUInt64(b, 0x28) };
+            int shnum = BitConverter.ToUInt16(b, 0x3C), shstrndx = BitConverter.ToUInt16(b, 0x3E);
+            ulong namesOff = BitConverter.ToUInt64(b, (int)e.ShOff + shstrndx * 64 + 24);
+            for (int i = 0; i < shnum; i++)
+            {
+                int h = (int)e.ShOff + i * 64;
+                e.Sections.Add(new Section(i, CString(b, (int)namesOff + (int)BitConverter.ToUInt32(b, h)),
+                    BitConverter.ToUInt32(b, h + 4), BitConverter.ToUInt64(b, h + 8), BitConverter.ToUInt64(b, h + 16),
+                    BitConverter.ToUInt64(b, h + 24), BitConverter.ToUInt64(b, h + 32), BitConverter.ToUInt32(b, h + 40),
+                    BitConverter.ToUInt32(b, h + 44), BitConverter.ToUInt64(b, h + 48), BitConverter.ToUInt64(b, h + 56)));
+                if (e.Sections[i].Type == 2) e.SymtabIndex = i;
+            }
+            if (e.SymtabIndex >= 0)
+            {
+                var st = e.Sections[e.SymtabIndex];
+                ulong strOff = e.Sections[(int)st.Link].Offset;
+                for (int i = 0; i < (int)(st.Size / 24); i++)
+                {
+                    int p = (int)st.Offset + i * 24;
+                    e.Symbols.Add(new Symbol(i, CString(b, (int)strOff + (int)BitConverter.ToUInt32(b, p)), b[p + 4],
+                        BitConverter.ToUInt16(b, p + 6), BitConverter.ToUInt64(b, p + 8), BitConverter.ToUInt64(b, p + 16)));
+                }
+            }
+            foreach (var s in e.Sections)
+            {
+                if (s.Type != 4) continue;
+                for (int j = 0; j < (int)(s.Size / 24); j++)
+                {
+                    int p = (int)s.Offset + j * 24;
+                    ulong info = BitConverter.ToUInt64(b, p + 8);
+                    e.Relocations.Add(new Rela(s.Index, j, BitConverter.ToUInt64(b, p), (uint)info, (uint)(info >> 32),
+                        BitConverter.ToInt64(b, p + 16)));
+                }
+            }
+            return e;
+        }
+
+        static string CString(byte[] b, int at)
+        {
+            int end = at;
+            while (end < b.Length && b[end] != 0) end++;
+            return Encoding.ASCII.GetString(b, at, end - at);
+        }
+
+        public int SectionIndex(string name) => Sections.FindIndex(s => s.Name == name);
+        public Section this[string name] => Sections[SectionIndex(name)];
+        public int SymbolIndex(string name) => Symbols.FindIndex(s => s.Name == name);
+
+        // File offsets of the structures, for patching.
+        public int ShdrOffset(int section) => (int)ShOff + section * 64;
+        public int SymOffset(int symbol) => (int)Sections[SymtabIndex].Offset + symbol * 24;
+        public int RelaOffset(int section, int index) => (int)Sections[section].Offset + index * 24;
+
+        public byte[] SectionBytes(int index)
+        {
+            var s = Sections[index];
+            var r = new byte[s.Size];
+            if (s.Type != 8) Array.Copy(Bytes, (long)s.Offset, r, 0, (long)s.Size);
+            return r;
+        }
+
+        public static byte[] Patch(byte[] b, int offset, ulong value, int width)
+        {
+            var c = (byte[])b.Clone();
+            for (int i = 0; i < width; i++) c[offset + i] = (byte)(value >> (8 * i));
+            return c;
+        }
+    }
+}
