@@ -45,7 +45,9 @@ internal static class KernelBuild
         await Ui.StepAsync("kernel: ld", _ => LinkAsync([.. asmObjects, managedObject], elf, diagnostics, cancellationToken));
         ShowDiagnostics(diagnostics);
         await VerifyMultibootAsync(elf, cancellationToken);
-        await PerCpuCheck.VerifyAsync(elf, percpu, cancellationToken);
+        List<ElfSymbol> symbols = await ElfSymbols.ReadAsync(elf, "kernel", cancellationToken);
+        PerCpuCheck.Verify(elf, symbols, percpu);
+        KernelExportCheck.Verify(elf, symbols);
 
         Ui.Success($"kernel: {Paths.Display(elf)} ({Ui.FormatSize(new FileInfo(elf).Length)}, {BuildInfo.Version} {buildId})");
         s_builtElf = elf;
