@@ -168,13 +168,5 @@ internal static class KernelBuild
         }
     }
 
-    private static void ShowDiagnostics(List<string> outputs)
-    {
-        foreach (string line in outputs.SelectMany(o => o.Split('\n')).Select(l => l.TrimEnd()).Where(l => l.Length > 0).Distinct())
-        {
-            Ui.ToolWarning(line);
-        }
-
-        outputs.Clear();
-    }
+    private static void ShowDiagnostics(List<string> outputs) => Ui.ToolWarnings(outputs);
 }
