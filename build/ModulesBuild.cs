@@ -297,7 +297,9 @@ internal static class ModulesBuild
         string output = Path.ChangeExtension(source, ".asm.o");
         ToolResult result = await Tool.RunCheckedAsync(
             "nasm",
-            ["-f", "elf64", "-o", output, source],
+            // Paths relative to the repository (the working directory): the object's file symbol
+            // then names the source the same on every machine.
+            ["-f", "elf64", "-o", Paths.Display(output), Paths.Display(source)],
             $"{module.Context}: nasm {Paths.Display(source)}",
             "the generated asm is wrong: a bug in build/ModuleGenerator.cs or build/PerCpuGenerator.cs",
             cancellationToken);
