@@ -16,7 +16,11 @@ internal sealed record ModuleDescription(
     string? Init,
     string? Exit,
     IReadOnlyList<ModuleParameter> Parameters,
-    IReadOnlyList<string> Exports);
+    IReadOnlyList<string> Exports)
+{
+    /// <summary>A C module's: the build knows only its name; the C declares the rest.</summary>
+    public static ModuleDescription NameOnly(string name) => new(name, [("name", name)], null, null, [], []);
+}
 
 /// <summary>
 /// The module side of the SDK, build part: reads a C# module's attributes with Roslyn
