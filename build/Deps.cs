@@ -8,8 +8,9 @@ internal static class Deps
 {
     private static readonly string[] s_packages =
     [
-        "binutils",           // ld
+        "binutils",           // ld, objcopy, objdump
         "nasm",
+        "gcc",                // C modules (modules/cmod)
         "grub-common",        // grub-mkrescue, grub-file
         "grub-pc-bin",        // BIOS half of the hybrid ISO
         "grub-efi-amd64-bin", // UEFI half
@@ -21,7 +22,7 @@ internal static class Deps
 
     // Without dpkg (not Debian) the packages cannot be checked by name; these executables
     // are what the build actually calls.
-    private static readonly string[] s_tools = ["ld", "nasm", "grub-mkrescue", "grub-file", "xorriso", "mformat", "qemu-system-x86_64"];
+    private static readonly string[] s_tools = ["ld", "objcopy", "nasm", "gcc", "grub-mkrescue", "grub-file", "xorriso", "mformat", "qemu-system-x86_64"];
 
     private const string InstalledStatus = "install ok installed";
 

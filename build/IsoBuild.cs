@@ -26,17 +26,22 @@ internal static class IsoBuild
             throw new BuildException("iso: " + cmdlineError, exitCode: ExitCodes.Usage);
         }
 
-        IReadOnlyList<string> moduleNames = ValidateModules(options.Modules);
+        ValidateModules(options.Modules);
         if (!File.Exists(Paths.GrubTemplate))
         {
             throw new BuildException($"iso: {Paths.Display(Paths.GrubTemplate)} is missing; restore it from git");
         }
 
         string template = await File.ReadAllTextAsync(Paths.GrubTemplate, cancellationToken);
-        string grubConfig = GrubConfig.Render(template, options.Cmdline, moduleNames);
-
         string elf = await KernelBuild.BuildAsync(cancellationToken);
-        Stage(elf, grubConfig, options.Modules);
+
+        // Every module the tree builds rides along as a boot module (BootModules.TryFind by
+        // file name), after any --add-module file, whose name must not collide with one.
+        IReadOnlyList<FileInfo> builtModules = (await ModulesBuild.BuildAsync(cancellationToken)).Select(f => new FileInfo(f)).ToList();
+        IReadOnlyList<FileInfo> allModules = [.. options.Modules, .. builtModules];
+        IReadOnlyList<string> moduleNames = ValidateModules(allModules);
+        string grubConfig = GrubConfig.Render(template, options.Cmdline, moduleNames);
+        Stage(elf, grubConfig, allModules);
 
         // Write beside the target and rename, so a failed run never leaves a truncated ISO
         // where tests or QEMU would pick it up.

@@ -45,7 +45,9 @@ internal static class KernelBuild
         await Ui.StepAsync("kernel: ld", _ => LinkAsync([.. asmObjects, managedObject], elf, diagnostics, cancellationToken));
         ShowDiagnostics(diagnostics);
         await VerifyMultibootAsync(elf, cancellationToken);
-        await PerCpuCheck.VerifyAsync(elf, percpu, cancellationToken);
+        List<ElfSymbol> symbols = await ElfSymbols.ReadAsync(elf, "kernel", cancellationToken);
+        PerCpuCheck.Verify(elf, symbols, percpu);
+        KernelExportCheck.Verify(elf, symbols);
 
         Ui.Success($"kernel: {Paths.Display(elf)} ({Ui.FormatSize(new FileInfo(elf).Length)}, {BuildInfo.Version} {buildId})");
         s_builtElf = elf;
@@ -166,13 +168,5 @@ internal static class KernelBuild
         }
     }
 
-    private static void ShowDiagnostics(List<string> outputs)
-    {
-        foreach (string line in outputs.SelectMany(o => o.Split('\n')).Select(l => l.TrimEnd()).Where(l => l.Length > 0).Distinct())
-        {
-            Ui.ToolWarning(line);
-        }
-
-        outputs.Clear();
-    }
+    private static void ShowDiagnostics(List<string> outputs) => Ui.ToolWarnings(outputs);
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Percy.Build;
 
 /// <summary>
@@ -10,17 +8,14 @@ namespace Percy.Build;
 /// </summary>
 internal static class PerCpuCheck
 {
-    private sealed record ElfSymbol(ulong Value, string Section, ulong Size);
-
-    public static async Task VerifyAsync(string elf, PerCpuSection section, CancellationToken cancellationToken)
+    public static void Verify(string elf, IReadOnlyList<ElfSymbol> elfSymbols, PerCpuSection section)
     {
-        ToolResult result = await Tool.RunCheckedAsync(
-            "objdump",
-            ["-t", elf],
-            "kernel: objdump -t",
-            "objdump comes with binutils; run ./build.sh deps",
-            cancellationToken);
-        Dictionary<string, ElfSymbol> symbols = Parse(result.Output);
+        // By name; a later symbol of the same name (a local) replaces an earlier one.
+        var symbols = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
+        foreach (ElfSymbol symbol in elfSymbols)
+        {
+            symbols[symbol.Name] = symbol;
+        }
 
         var problems = new List<string>();
         Expect(symbols, "__per_cpu_start", 0, null, problems);
@@ -69,34 +64,5 @@ internal static class PerCpuCheck
         {
             problems.Add($"{name}: {symbol.Size} bytes in the ELF, {expected} in the C#");
         }
-    }
-
-    // objdump -t lines: "<value> <7 flag characters> <section>\t<size> <name>".
-    private static Dictionary<string, ElfSymbol> Parse(string output)
-    {
-        var symbols = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
-        foreach (string line in output.Split('\n'))
-        {
-            if (line.Length < 26 || !ulong.TryParse(line.AsSpan(0, 16), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong value))
-            {
-                continue;
-            }
-
-            string[] rest = line[25..].Split('\t', 2);
-            if (rest.Length != 2)
-            {
-                continue;
-            }
-
-            string[] sizeAndName = rest[1].Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
-            if (sizeAndName.Length != 2 || !ulong.TryParse(sizeAndName[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong size))
-            {
-                continue;
-            }
-
-            symbols[sizeAndName[1].Trim()] = new ElfSymbol(value, rest[0].Trim(), size);
-        }
-
-        return symbols;
     }
 }

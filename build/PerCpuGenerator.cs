@@ -17,13 +17,33 @@ internal sealed record PerCpuVariable(
     ulong Align,
     byte[]? Initial,
     string Location,            // kernel/percpu/PerCpuExamples.cs:12
+    PerCpuDeclaration Declaration,
+    bool Exported = false);     // [ExportPerCpu] (modules only)
+
+/// <summary>A module's <c>[DeclarePerCpu("per_cpu__...")]</c>: a per-CPU variable defined by the kernel or another module.</summary>
+internal sealed record PerCpuImport(
+    string DeclaringType,
+    string Name,
+    string Symbol,
+    string ValueType,
+    string Location,
     PerCpuDeclaration Declaration);
+
+/// <summary>The kernel's per-CPU section, or a module's (whose offsets the loader decides).</summary>
+internal enum PerCpuMode
+{
+    Kernel,
+    Module,
+}
 
 /// <summary>What the generated C# needs to complete a declaration: its modifiers and enclosing types.</summary>
 internal sealed record PerCpuDeclaration(string Modifiers, string Accessibility, string? Namespace, IReadOnlyList<string> TypeHeaders);
 
-/// <summary>The static per-CPU section as the generator laid it out.</summary>
-internal sealed record PerCpuSection(IReadOnlyList<PerCpuVariable> Variables, ulong Size, ulong Align);
+/// <summary>The static per-CPU section as the generator laid it out, and (modules) the per-CPU variables declared elsewhere.</summary>
+internal sealed record PerCpuSection(IReadOnlyList<PerCpuVariable> Variables, ulong Size, ulong Align, IReadOnlyList<PerCpuImport> Imports)
+{
+    public bool IsEmpty => Variables.Count == 0 && Imports.Count == 0;
+}
 
 /// <summary>
 /// Percy's DEFINE_PER_CPU, build side. Reads every <c>[DefinePerCpu]</c> property of the
@@ -32,12 +52,25 @@ internal sealed record PerCpuSection(IReadOnlyList<PerCpuVariable> Variables, ul
 /// file there) and the NASM file of the .data..percpu section (iso/out/obj/percpu/percpu.asm).
 /// The generated C# offsets and the section come from one layout computed here; after the
 /// link, <see cref="PerCpuCheck"/> proves the ELF's symbols agree. See docs/percpu.md.
+/// In module mode (<see cref="ModulesBuild"/>) the same declarations in a module's C# get a
+/// section of the module's own, whose offset only the loader knows: the accessors add a
+/// base the module reads once at init (docs/modules.md, "Per-CPU variables").
 /// </summary>
 internal static class PerCpuGenerator
 {
     public const string AttributeName = "Percy.Kernel.Percpu.DefinePerCpuAttribute";
+    public const string DeclareAttributeName = "Percy.Module.DeclarePerCpuAttribute";
+    public const string ExportAttributeName = "Percy.Module.ExportPerCpuAttribute";
     public const string SymbolPrefix = "per_cpu__";
     public const string SectionName = ".data..percpu";
+
+    // Module mode: the generated class holding the module's per-CPU bases, and the asm
+    // routine that returns the table of load-time offsets it reads them from.
+    public const string ModuleClass = "global::Percy.Module.PerCpuModule";
+    public const string ModuleOffsetsSymbol = "percy_module_percpu_offsets";
+
+    // Both modes parse C# alike (the kernel's csproj says LangVersion latest).
+    public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Preview, preprocessorSymbols: ["TRACE", "RELEASE"]);
 
     // Where the kernel's layout helpers live (kernel/percpu/PerCpuLayout.cs).
     private const string LayoutClass = "global::Percy.Kernel.Percpu.PerCpuLayout";
@@ -81,20 +114,30 @@ internal static class PerCpuGenerator
 
     internal static PerCpuSection Analyze(IReadOnlyList<(string Path, string Text)> sources)
     {
-        var parseOptions = new CSharpParseOptions(LanguageVersion.Preview, preprocessorSymbols: ["TRACE", "RELEASE"]);
-        var trees = sources.Select(s => CSharpSyntaxTree.ParseText(s.Text, parseOptions, s.Path)).ToList();
+        var trees = sources.Select(s => CSharpSyntaxTree.ParseText(s.Text, ParseOptions, s.Path)).ToList();
         // Percy is its own corlib (kernel/runtime/), so the kernel's sources are the whole world.
         var compilation = CSharpCompilation.Create(
             "percy",
             trees,
             references: [],
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true));
+        return Analyze(compilation, trees, PerCpuMode.Kernel, "kernel");
+    }
 
+    /// <summary>
+    /// Lays out the [DefinePerCpu] declarations of <paramref name="trees"/> (part of
+    /// <paramref name="compilation"/>); in module mode also collects [DeclarePerCpu] imports
+    /// and [ExportPerCpu] marks. Errors name the file and line and stop the build.
+    /// </summary>
+    internal static PerCpuSection Analyze(CSharpCompilation compilation, IEnumerable<SyntaxTree> trees, PerCpuMode mode, string context)
+    {
         var errors = new List<string>();
         var found = new List<(IPropertySymbol Property, PropertyDeclarationSyntax Syntax, AttributeData Attribute, string Location)>();
+        var imports = new List<PerCpuImport>();
         foreach (SyntaxTree tree in trees)
         {
-            if (!tree.GetText().ToString().Contains("DefinePerCpu", StringComparison.Ordinal))
+            string text = tree.GetText().ToString();
+            if (!text.Contains("DefinePerCpu", StringComparison.Ordinal) && !text.Contains("DeclarePerCpu", StringComparison.Ordinal))
             {
                 continue;
             }
@@ -107,14 +150,31 @@ internal static class PerCpuGenerator
                     continue;
                 }
 
-                AttributeData? attribute = property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == AttributeName);
-                if (attribute is null)
-                {
-                    continue;
-                }
-
                 int line = syntax.GetLocation().GetLineSpan().StartLinePosition.Line + 1;
-                found.Add((property, syntax, attribute, $"{tree.FilePath}:{line}"));
+                string location = $"{tree.FilePath}:{line}";
+                AttributeData? attribute = FindAttribute(property, AttributeName);
+                AttributeData? declare = FindAttribute(property, DeclareAttributeName);
+                bool export = FindAttribute(property, ExportAttributeName) is not null;
+                if (mode == PerCpuMode.Kernel && (declare is not null || export))
+                {
+                    errors.Add($"{location}: {property.Name}: [DeclarePerCpu] and [ExportPerCpu] are for modules; the kernel exports per-CPU variables in kernel/modules/KernelExportTable.cs");
+                }
+                else if (attribute is not null && declare is not null)
+                {
+                    errors.Add($"{location}: {property.Name}: a per-CPU variable is either defined here ([DefinePerCpu]) or declared from elsewhere ([DeclarePerCpu]), not both");
+                }
+                else if (declare is not null)
+                {
+                    AddImport(property, syntax, declare, export, location, imports, errors);
+                }
+                else if (attribute is not null)
+                {
+                    found.Add((property, syntax, attribute, location));
+                }
+                else if (export)
+                {
+                    errors.Add($"{location}: {property.Name}: [ExportPerCpu] needs [DefinePerCpu] on the same property");
+                }
             }
         }
 
@@ -183,21 +243,56 @@ internal static class PerCpuGenerator
                 align,
                 initial,
                 location,
-                DeclarationOf(property, syntax)));
+                DeclarationOf(property, syntax),
+                FindAttribute(property, ExportAttributeName) is not null));
             offset += size;
         }
 
-        foreach (var duplicate in variables.GroupBy(v => v.Symbol).Where(g => g.Count() > 1))
+        var symbols = variables.Select(v => (v.Symbol, v.Location)).Concat(imports.Select(i => (i.Symbol, i.Location)));
+        foreach (var duplicate in symbols.GroupBy(v => v.Symbol).Where(g => g.Count() > 1))
         {
             errors.Add($"per-CPU symbol {duplicate.Key} is declared twice: {string.Join(", ", duplicate.Select(v => v.Location))}");
         }
 
         if (errors.Count > 0)
         {
-            throw new BuildException("kernel: per-CPU declarations: " + string.Join("\n", errors));
+            throw new BuildException($"{context}: per-CPU declarations: " + string.Join("\n", errors));
         }
 
-        return new PerCpuSection(variables, AlignUp(offset, SectionEndAlign), sectionAlign);
+        return new PerCpuSection(variables, AlignUp(offset, SectionEndAlign), sectionAlign, imports);
+    }
+
+    private static AttributeData? FindAttribute(IPropertySymbol property, string name)
+        => property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == name);
+
+    // [DeclarePerCpu("per_cpu__...")]: the same property rules, and a symbol of the per-CPU kind.
+    private static void AddImport(IPropertySymbol property, PropertyDeclarationSyntax syntax, AttributeData declare, bool export, string location, List<PerCpuImport> imports, List<string> errors)
+    {
+        string? problem = CheckDeclaration(property, syntax);
+        string? symbol = declare.ConstructorArguments.FirstOrDefault().Value as string;
+        if (problem is null && (symbol is null || !symbol.StartsWith(SymbolPrefix, StringComparison.Ordinal) || symbol.Length == SymbolPrefix.Length))
+        {
+            problem = $"the symbol must name a per-CPU variable: \"{SymbolPrefix}...\" (got \"{symbol}\")";
+        }
+
+        if (problem is null && export)
+        {
+            problem = "[ExportPerCpu] exports a variable this module defines, not one it declares";
+        }
+
+        if (problem is not null)
+        {
+            errors.Add($"{location}: [DeclarePerCpu] {property.Name}: {problem}");
+            return;
+        }
+
+        imports.Add(new PerCpuImport(
+            property.ContainingType.ToDisplayString(),
+            property.Name,
+            symbol!,
+            property.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+            location,
+            DeclarationOf(property, syntax)));
     }
 
     private static PerCpuDeclaration DeclarationOf(IPropertySymbol property, PropertyDeclarationSyntax syntax)
@@ -346,6 +441,85 @@ internal static class PerCpuGenerator
         s.AppendLine("    /// <summary>The static per-CPU section: __per_cpu_end - __per_cpu_start and its alignment.</summary>");
         s.AppendLine("    internal static unsafe class PerCpuStatic");
         s.AppendLine("    {");
+        EmitSectionConstants(s, section);
+        s.AppendLine("    }");
+        s.AppendLine("}");
+
+        foreach (var group in section.Variables.GroupBy(v => v.DeclaringType))
+        {
+            s.AppendLine();
+            EmitDeclaringType(s, group.First().Declaration, group.Select(v => KernelMembers(v)).ToList());
+        }
+
+        return s.ToString();
+    }
+
+    /// <summary>
+    /// A module's generated C#: the class that holds where its per-CPU data is
+    /// (<c>Percy.Module.PerCpuModule</c>) and the accessors of its [DefinePerCpu] and
+    /// [DeclarePerCpu] properties. Empty when the module has neither.
+    /// </summary>
+    public static string EmitModuleCSharp(PerCpuSection section, string module)
+    {
+        if (section.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        var s = new StringBuilder();
+        s.AppendLine(CultureInfo.InvariantCulture, $"// <auto-generated/> by build/PerCpuGenerator.cs from the per-CPU declarations of {module}.");
+        s.AppendLine("// Do not edit: ./build.sh modules rewrites it. See docs/modules.md, \"Per-CPU variables\".");
+        s.AppendLine("#pragma warning disable");
+        s.AppendLine();
+        s.AppendLine("namespace Percy.Module");
+        s.AppendLine("{");
+        s.AppendLine("    /// <summary>Where this module's per-CPU data is: known at load time, read once by Bind.</summary>");
+        s.AppendLine("    internal static unsafe class PerCpuModule");
+        s.AppendLine("    {");
+        EmitSectionConstants(s, section);
+        s.AppendLine();
+        s.AppendLine("        // LocalWindowBase + the offset the loader gave this module's .data..percpu.");
+        s.AppendLine("        internal static ulong SectionLocal;");
+        for (int i = 0; i < section.Imports.Count; i++)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"        // LocalWindowBase + the per-CPU offset of {section.Imports[i].Symbol}.");
+            s.AppendLine(CultureInfo.InvariantCulture, $"        internal static ulong Import{i}Local;");
+        }
+
+        s.AppendLine();
+        s.AppendLine("        // The table of per-CPU offsets in the module's asm part, relocated by the loader:");
+        s.AppendLine("        // [0] this module's section, then one per [DeclarePerCpu], in declaration order.");
+        s.AppendLine("        [global::System.Runtime.RuntimeImport(\"*\", \"" + ModuleOffsetsSymbol + "\")]");
+        s.AppendLine("        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.InternalCall)]");
+        s.AppendLine("        static extern ulong* Offsets();");
+        s.AppendLine();
+        s.AppendLine("        // Run by the init entry point before any of the module's code.");
+        s.AppendLine("        internal static void Bind()");
+        s.AppendLine("        {");
+        s.AppendLine("            ulong* offsets = Offsets();");
+        s.AppendLine(CultureInfo.InvariantCulture, $"            SectionLocal = {LayoutClass}.LocalBase + offsets[0];");
+        for (int i = 0; i < section.Imports.Count; i++)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"            Import{i}Local = {LayoutClass}.LocalBase + offsets[{i + 1}];");
+        }
+
+        s.AppendLine("        }");
+        s.AppendLine("    }");
+        s.AppendLine("}");
+
+        var members = section.Variables.Select(v => (v.DeclaringType, v.Declaration, Lines: ModuleMembers(v)))
+            .Concat(section.Imports.Select((import, i) => (import.DeclaringType, import.Declaration, Lines: ImportMembers(import, i))));
+        foreach (var group in members.GroupBy(m => m.DeclaringType))
+        {
+            s.AppendLine();
+            EmitDeclaringType(s, group.First().Declaration, group.Select(m => m.Lines).ToList());
+        }
+
+        return s.ToString();
+    }
+
+    private static void EmitSectionConstants(StringBuilder s, PerCpuSection section)
+    {
         s.AppendLine(CultureInfo.InvariantCulture, $"        public const ulong Size = 0x{section.Size:x};");
         s.AppendLine(CultureInfo.InvariantCulture, $"        public const ulong Align = {section.Align};");
         s.AppendLine(CultureInfo.InvariantCulture, $"        public const int VariableCount = {section.Variables.Count};");
@@ -360,22 +534,58 @@ internal static class PerCpuGenerator
 
         s.AppendLine("            return null;");
         s.AppendLine("        }");
-        s.AppendLine("    }");
-        s.AppendLine("}");
-
-        foreach (var group in section.Variables.GroupBy(v => v.DeclaringType))
-        {
-            s.AppendLine();
-            EmitDeclaringType(s, group.Key, group.ToList());
-        }
-
-        return s.ToString();
     }
 
-    // The declaring type's generated part, nested in its namespace and containing types.
-    private static void EmitDeclaringType(StringBuilder s, string declaringType, List<PerCpuVariable> variables)
+    // The kernel: the offset is a constant, this CPU's copy a constant address.
+    private static List<string> KernelMembers(PerCpuVariable v)
     {
-        PerCpuDeclaration declaration = variables[0].Declaration;
+        string access = v.Declaration.Accessibility;
+        return
+        [
+            $"// {v.Symbol}: {v.Size} bytes at 0x{v.Offset:x} (align {v.Align}), {v.Location}",
+            $"{access} const ulong {v.Name}Offset = 0x{v.Offset:x};",
+            $"{v.Declaration.Modifiers} ref {v.ValueType} {v.Name} => ref *({v.ValueType}*)({LayoutClass}.LocalBase + {v.Name}Offset);",
+            .. AddressMembers(access, v.Name, v.ValueType),
+        ];
+    }
+
+    // A module's own variable: at a constant offset from the module's section, which the
+    // loader places. This CPU's copy is one load of SectionLocal plus a constant.
+    private static List<string> ModuleMembers(PerCpuVariable v)
+    {
+        string access = v.Declaration.Accessibility;
+        return
+        [
+            $"// {v.Symbol}: {v.Size} bytes at 0x{v.Offset:x} of the module's {SectionName} (align {v.Align}){(v.Exported ? ", exported" : string.Empty)}, {v.Location}",
+            $"{access} static ulong {v.Name}Offset => {ModuleClass}.SectionLocal - {LayoutClass}.LocalBase + 0x{v.Offset:x};",
+            $"{v.Declaration.Modifiers} ref {v.ValueType} {v.Name} => ref *({v.ValueType}*)({ModuleClass}.SectionLocal + 0x{v.Offset:x});",
+            .. AddressMembers(access, v.Name, v.ValueType),
+        ];
+    }
+
+    // A variable of the kernel or another module, wherever the loader resolved its symbol.
+    private static List<string> ImportMembers(PerCpuImport import, int index)
+    {
+        string access = import.Declaration.Accessibility;
+        return
+        [
+            $"// {import.Symbol}: declared here, defined elsewhere, {import.Location}",
+            $"{access} static ulong {import.Name}Offset => {ModuleClass}.Import{index}Local - {LayoutClass}.LocalBase;",
+            $"{import.Declaration.Modifiers} ref {import.ValueType} {import.Name} => ref *({import.ValueType}*){ModuleClass}.Import{index}Local;",
+            .. AddressMembers(access, import.Name, import.ValueType),
+        ];
+    }
+
+    // per_cpu(x, cpu) by reference, and per_cpu_ptr(&x, cpu): CPU `cpu`'s copy at its global address.
+    private static List<string> AddressMembers(string access, string name, string valueType) =>
+    [
+        $"{access} static ref {valueType} {name}On(int cpu) => ref *({valueType}*){LayoutClass}.GlobalAddress(cpu, {name}Offset);",
+        $"{access} static {valueType}* {name}Pointer(int cpu) => ({valueType}*){LayoutClass}.GlobalAddress(cpu, {name}Offset);",
+    ];
+
+    // The declaring type's generated part, nested in its namespace and containing types.
+    private static void EmitDeclaringType(StringBuilder s, PerCpuDeclaration declaration, List<List<string>> members)
+    {
         string? ns = declaration.Namespace;
         IReadOnlyList<string> chain = declaration.TypeHeaders;
         string indent = "";
@@ -393,15 +603,9 @@ internal static class PerCpuGenerator
             indent += "    ";
         }
 
-        foreach (PerCpuVariable v in variables)
+        foreach (string line in members.SelectMany(m => m))
         {
-            string modifiers = v.Declaration.Modifiers;
-            string access = v.Declaration.Accessibility;
-            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}// {v.Symbol}: {v.Size} bytes at 0x{v.Offset:x} (align {v.Align}), {v.Location}");
-            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}{access} const ulong {v.Name}Offset = 0x{v.Offset:x};");
-            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}{modifiers} ref {v.ValueType} {v.Name} => ref *({v.ValueType}*)({LayoutClass}.LocalBase + {v.Name}Offset);");
-            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}{access} static ref {v.ValueType} {v.Name}On(int cpu) => ref *({v.ValueType}*){LayoutClass}.GlobalAddress(cpu, {v.Name}Offset);");
-            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}{access} static {v.ValueType}* {v.Name}Pointer(int cpu) => ({v.ValueType}*){LayoutClass}.GlobalAddress(cpu, {v.Name}Offset);");
+            s.AppendLine(CultureInfo.InvariantCulture, $"{indent}{line}");
         }
 
         foreach (string _ in chain)
@@ -423,7 +627,63 @@ internal static class PerCpuGenerator
         s.AppendLine("; The linker script places .data..percpu at address 0 between __per_cpu_start and __per_cpu_end,");
         s.AppendLine("; so each symbol's value is the variable's offset in every CPU's unit (docs/percpu.md).");
         s.AppendLine("bits 64");
+        EmitSection(s, section);
+        return s.ToString();
+    }
+
+    /// <summary>
+    /// A module's per-CPU asm: its .data..percpu (symbols at their offsets in it; the loader
+    /// resolves each to allocation + value) and the offsets table PerCpuModule.Bind reads,
+    /// whose R_X86_64_64 entries the loader fills in. Empty when the module has no per-CPU data.
+    /// </summary>
+    public static string EmitModuleAssembly(PerCpuSection section, string module)
+    {
+        if (section.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        var s = new StringBuilder();
+        s.AppendLine(CultureInfo.InvariantCulture, $"; Per-CPU data of {module}, generated by build/PerCpuGenerator.cs (docs/modules.md).");
+        const string start = "percy_module_percpu_start";
+        if (section.Variables.Count > 0)
+        {
+            // A local label: references to it are relocations against the section symbol,
+            // which the loader resolves to the section's per-CPU offset.
+            EmitSection(s, section, start);
+        }
+
+        s.AppendLine();
+        s.AppendLine("; PerCpuModule.Bind's table: per-CPU offsets, R_X86_64_64 relocations resolved at load.");
+        foreach (PerCpuImport import in section.Imports)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"extern {import.Symbol}");
+        }
+
+        s.AppendLine("section .rodata progbits alloc noexec nowrite align=8");
+        s.AppendLine("percy_module_percpu_table:");
+        s.AppendLine(section.Variables.Count > 0 ? $"    dq {start}" : "    dq 0                                ; no section of its own");
+        foreach (PerCpuImport import in section.Imports)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"    dq {import.Symbol}    ; [DeclarePerCpu] {import.DeclaringType}.{import.Name}, {import.Location}");
+        }
+
+        s.AppendLine("section .text progbits alloc exec nowrite align=16");
+        s.AppendLine(CultureInfo.InvariantCulture, $"global {ModuleOffsetsSymbol}:function");
+        s.AppendLine(CultureInfo.InvariantCulture, $"{ModuleOffsetsSymbol}:");
+        s.AppendLine("    lea rax, [rel percy_module_percpu_table]");
+        s.AppendLine("    ret");
+        return s.ToString();
+    }
+
+    private static void EmitSection(StringBuilder s, PerCpuSection section, string? startLabel = null)
+    {
         s.AppendLine(CultureInfo.InvariantCulture, $"section {SectionName} progbits alloc write noexec align={section.Align}");
+        if (startLabel is not null)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"{startLabel}:");
+        }
+
         s.AppendLine();
         ulong at = 0;
         foreach (PerCpuVariable v in section.Variables)
@@ -452,11 +712,9 @@ internal static class PerCpuGenerator
         {
             s.AppendLine(CultureInfo.InvariantCulture, $"    times {section.Size - at} db 0");
         }
-
-        return s.ToString();
     }
 
-    private static void WriteIfChanged(string path, string text)
+    public static void WriteIfChanged(string path, string text)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (!File.Exists(path) || File.ReadAllText(path) != text)

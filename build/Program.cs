@@ -52,6 +52,7 @@ internal static class Program
         var root = new RootCommand("Percy build driver: builds the kernel and its ISO, runs it in QEMU, runs the tests.");
         root.Subcommands.Add(CreateDepsCommand());
         root.Subcommands.Add(CreateKernelCommand());
+        root.Subcommands.Add(CreateModulesCommand());
         root.Subcommands.Add(CreateIsoCommand());
         root.Subcommands.Add(CreateRunCommand());
         root.Subcommands.Add(CreateTestCommand());
@@ -82,6 +83,17 @@ internal static class Program
         return command;
     }
 
+    private static Command CreateModulesCommand()
+    {
+        var command = new Command("modules", "Build every modules/<name>/ into iso/out/modules/<name>.kmod: Roslyn + ilc (C#) or gcc (C), nasm, ld -r.");
+        command.SetAction(async (_, cancellationToken) =>
+        {
+            await ModulesBuild.BuildAsync(cancellationToken);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
     private static Command CreateIsoCommand()
     {
         Option<string> cmdline = CreateCmdlineOption();
@@ -106,7 +118,7 @@ internal static class Program
             }
         });
 
-        var command = new Command("iso", "Build iso/out/percy.iso (hybrid BIOS + UEFI) from iso/grub.cfg.") { cmdline, modules };
+        var command = new Command("iso", "Build iso/out/percy.iso (hybrid BIOS + UEFI) from iso/grub.cfg, with the kernel and every module.") { cmdline, modules };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             var options = new IsoOptions(parseResult.GetValue(cmdline) ?? string.Empty, parseResult.GetValue(modules) ?? []);

@@ -35,6 +35,20 @@ internal static class Ui
     /// <summary>A diagnostic line from a tool that succeeded; it names itself (e.g. "warning CS0168").</summary>
     public static void ToolWarning(string line) => WriteStyled(s_err, Console.Error, line, "yellow");
 
+    /// <summary>
+    /// The output of steps that succeeded, printed after the step rather than during it, so
+    /// it does not tear through the live progress display: each distinct line once. Clears the list.
+    /// </summary>
+    public static void ToolWarnings(List<string> outputs)
+    {
+        foreach (string line in outputs.SelectMany(o => o.Split('\n')).Select(l => l.TrimEnd()).Where(l => l.Length > 0).Distinct())
+        {
+            ToolWarning(line);
+        }
+
+        outputs.Clear();
+    }
+
     /// <summary>A tool's own output, passed through verbatim (it may be multi-line).</summary>
     public static void ToolOutput(string text)
     {

@@ -1,5 +1,6 @@
-// memmove and memset for the runtime and the kernel. Word-at-a-time when both ends
-// are 8-byte aligned: framebuffer scrolls and page copies move megabytes.
+// memmove, memset and memcmp for the runtime, the kernel and C modules (memcmp).
+// Word-at-a-time when both ends are 8-byte aligned: framebuffer scrolls and page copies
+// move megabytes. Pure: compiled into the kernel and into every C# module.
 namespace Percy.Kernel
 {
     internal static unsafe class Memory
@@ -26,6 +27,14 @@ namespace Percy.Kernel
             ulong pattern = value * 0x0101010101010101ul;
             for (nuint i = 0; i < wordBytes; i += 8) *(ulong*)(dst + i) = pattern;
             for (nuint i = wordBytes; i < size; i++) dst[i] = value;
+        }
+
+        // memcmp: <0, 0 or >0 as the first differing byte of a is below, equal to or above b's.
+        public static int Compare(byte* a, byte* b, nuint size)
+        {
+            for (nuint i = 0; i < size; i++)
+                if (a[i] != b[i]) return a[i] - b[i];
+            return 0;
         }
     }
 }

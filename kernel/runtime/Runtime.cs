@@ -1,17 +1,17 @@
-// Helpers the ILCompiler calls into: allocation, write barriers, casts, throw paths.
-// Percy has no GC, so write barriers are plain stores and objects are never moved.
-// Allocation goes through Heap.Allocate, which the memory subsystem provides.
-using System.Runtime;
-using Percy.Kernel;
+// Managed helpers the ILCompiler calls by name in the system module: casts, throw paths,
+// block copies. Shared source: compiled into the kernel and into every C# module (each is
+// its own system module, docs/modules.md), so it names nothing of the kernel's but the
+// pure Memory routines and RuntimeFailure.Fail, which each side implements: a panic in the
+// kernel (KernelRuntime.cs), a call to the kernel's percy_panic in a module (modules/sdk).
+// The native helpers (allocation, write barriers) are the kernel's alone: KernelRuntime.cs.
 
 namespace Internal.Runtime
 {
-    // The part of the compiler's MethodTable that allocation needs.
-    internal unsafe struct MethodTable
+    // How the runtime gives up when the compiler's checks fail (bounds, null, casts): it
+    // does not return. Implemented once by each side that compiles this file.
+    internal static partial class RuntimeFailure
     {
-        internal ushort ComponentSize;
-        internal ushort Flags;
-        internal uint BaseSize;
+        public static partial void Fail(string reason);
     }
 }
 
@@ -21,86 +21,27 @@ namespace Internal.Runtime.CompilerHelpers
 
     internal static unsafe class ThrowHelpers
     {
-        public static void ThrowIndexOutOfRangeException() => Panic.Fail("index out of range");
-        public static void ThrowNullReferenceException() => Panic.Fail("null reference");
-        public static void ThrowDivideByZeroException() => Panic.Fail("divide by zero");
-        public static void ThrowOverflowException() => Panic.Fail("arithmetic overflow");
-        public static void ThrowInvalidProgramException() => Panic.Fail("invalid program");
-        public static void ThrowInvalidProgramExceptionWithArgument() => Panic.Fail("invalid program");
-        public static void ThrowTypeLoadException() => Panic.Fail("type load");
-        public static void ThrowTypeLoadExceptionWithArgument() => Panic.Fail("type load");
-        public static void ThrowArrayTypeMismatchException() => Panic.Fail("array type mismatch");
-        public static void ThrowPlatformNotSupportedException() => Panic.Fail("platform not supported");
-        public static void ThrowNotImplementedException() => Panic.Fail("not implemented");
-        public static void ThrowMissingMethodException() => Panic.Fail("missing method");
-        public static void ThrowMissingFieldException() => Panic.Fail("missing field");
-        public static void ThrowBadImageFormatException() => Panic.Fail("bad image format");
-        public static void ThrowMarshalDirectiveException() => Panic.Fail("marshal directive");
-        public static void ThrowAmbiguousMatchException() => Panic.Fail("ambiguous match");
-        public static void ThrowInvalidCastException() => Panic.Fail("invalid cast");
-        public static void ThrowArgumentException() => Panic.Fail("argument");
-        public static void ThrowArgumentOutOfRangeException() => Panic.Fail("argument out of range");
-        public static void ThrowNotSupportedException() => Panic.Fail("not supported");
-        public static void ThrowFeatureBodyRemoved() => Panic.Fail("feature body removed");
-    }
-
-    internal static unsafe class RuntimeExports
-    {
-        [RuntimeExport("RhpNewFast")]
-        static void* RhpNewFast(MethodTable* mt) => NewObject(mt, mt->BaseSize);
-
-        [RuntimeExport("RhpNewFinalizable")]
-        static void* RhpNewFinalizable(MethodTable* mt) => NewObject(mt, mt->BaseSize);
-
-        [RuntimeExport("RhpNewArrayFast")]
-        static void* RhpNewArrayFast(MethodTable* mt, int length) => NewArray(mt, length);
-
-        [RuntimeExport("RhpNewPtrArrayFast")]
-        static void* RhpNewPtrArrayFast(MethodTable* mt, int length) => NewArray(mt, length);
-
-        [RuntimeExport("RhNewString")]
-        static void* RhNewString(MethodTable* mt, int length) => NewArray(mt, length);
-
-        static void* NewArray(MethodTable* mt, int length)
-        {
-            if (length < 0) Panic.Fail("negative array length");
-            ulong size = mt->BaseSize + (ulong)mt->ComponentSize * (ulong)length;
-            void* obj = NewObject(mt, size);
-            *(int*)((byte*)obj + sizeof(void*)) = length;
-            return obj;
-        }
-
-        static void* NewObject(MethodTable* mt, ulong size)
-        {
-            // Objects are pointer-aligned and zeroed, as the compiler assumes.
-            size = (size + (ulong)sizeof(void*) - 1) & ~((ulong)sizeof(void*) - 1);
-            void* obj = Heap.Allocate(size);
-            *(MethodTable**)obj = mt;
-            return obj;
-        }
-
-        [RuntimeExport("RhpAssignRef")]
-        static void RhpAssignRef(void** dst, void* obj) => *dst = obj;
-
-        [RuntimeExport("RhpCheckedAssignRef")]
-        static void RhpCheckedAssignRef(void** dst, void* obj) => *dst = obj;
-
-        // Reverse P/Invoke transitions switch a thread into cooperative GC mode; without a
-        // GC there is nothing to switch. ILC's library startup code calls them.
-        [RuntimeExport("RhpReversePInvoke")]
-        static void RhpReversePInvoke(void* frame) { }
-
-        [RuntimeExport("RhpReversePInvokeReturn")]
-        static void RhpReversePInvokeReturn(void* frame) { }
-
-        [RuntimeExport("RhpGcPoll")]
-        static void RhpGcPoll() { }
-
-        [RuntimeExport("RhpFallbackFailFast")]
-        static void RhpFallbackFailFast() => Panic.Fail("runtime fail-fast");
-
-        [RuntimeExport("RhpThrowEx")]
-        static void RhpThrowEx(void* ex) => Panic.Fail("exception thrown (Percy does not unwind)");
+        public static void ThrowIndexOutOfRangeException() => RuntimeFailure.Fail("index out of range");
+        public static void ThrowNullReferenceException() => RuntimeFailure.Fail("null reference");
+        public static void ThrowDivideByZeroException() => RuntimeFailure.Fail("divide by zero");
+        public static void ThrowOverflowException() => RuntimeFailure.Fail("arithmetic overflow");
+        public static void ThrowInvalidProgramException() => RuntimeFailure.Fail("invalid program");
+        public static void ThrowInvalidProgramExceptionWithArgument() => RuntimeFailure.Fail("invalid program");
+        public static void ThrowTypeLoadException() => RuntimeFailure.Fail("type load");
+        public static void ThrowTypeLoadExceptionWithArgument() => RuntimeFailure.Fail("type load");
+        public static void ThrowArrayTypeMismatchException() => RuntimeFailure.Fail("array type mismatch");
+        public static void ThrowPlatformNotSupportedException() => RuntimeFailure.Fail("platform not supported");
+        public static void ThrowNotImplementedException() => RuntimeFailure.Fail("not implemented");
+        public static void ThrowMissingMethodException() => RuntimeFailure.Fail("missing method");
+        public static void ThrowMissingFieldException() => RuntimeFailure.Fail("missing field");
+        public static void ThrowBadImageFormatException() => RuntimeFailure.Fail("bad image format");
+        public static void ThrowMarshalDirectiveException() => RuntimeFailure.Fail("marshal directive");
+        public static void ThrowAmbiguousMatchException() => RuntimeFailure.Fail("ambiguous match");
+        public static void ThrowInvalidCastException() => RuntimeFailure.Fail("invalid cast");
+        public static void ThrowArgumentException() => RuntimeFailure.Fail("argument");
+        public static void ThrowArgumentOutOfRangeException() => RuntimeFailure.Fail("argument out of range");
+        public static void ThrowNotSupportedException() => RuntimeFailure.Fail("not supported");
+        public static void ThrowFeatureBodyRemoved() => RuntimeFailure.Fail("feature body removed");
     }
 }
 
@@ -135,6 +76,8 @@ namespace System
 
 namespace System.Runtime
 {
+    using Internal.Runtime;
+
     // Casting helpers. Percy's kernel code avoids casts across class hierarchies; what the
     // compiler still needs is exact-type checks, which compare MethodTable pointers.
     internal static unsafe class TypeCast
@@ -151,7 +94,7 @@ namespace System.Runtime
         public static object CheckCastClassSpecial(void* mt, object obj) => CheckCastAny(mt, obj);
         public static object CheckCastAny(void* mt, object obj)
         {
-            if (obj != null && (void*)MT(obj) != mt) Percy.Kernel.Panic.Fail("invalid cast");
+            if (obj != null && (void*)MT(obj) != mt) RuntimeFailure.Fail("invalid cast");
             return obj;
         }
 
@@ -162,7 +105,7 @@ namespace System.Runtime
         // Raw element address: array[i] syntax here would call these helpers again.
         static object* Element(object[] array, nint index)
         {
-            if ((nuint)index >= (nuint)array.Length) Percy.Kernel.Panic.Fail("index out of range");
+            if ((nuint)index >= (nuint)array.Length) RuntimeFailure.Fail("index out of range");
             byte* elements = *(byte**)&array + 2 * sizeof(void*);
             return (object*)elements + index;
         }

@@ -2,10 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Text;
 using System.Text.RegularExpressions;
 using Percy.Kernel.Mm;
 using Percy.Kernel.Percpu;
+using Percy.Tests.Support;
 using Xunit;
 
 namespace Percy.Tests;
@@ -31,60 +31,6 @@ public class PerCpuElfTests
         return path;
     }
 
-    sealed record Sym(ulong Value, ulong Size, int SectionIndex);
-
-    sealed class Elf
-    {
-        public byte[] Image;
-        public List<(string Name, ulong Addr, ulong Offset, ulong Size)> Sections = new();
-        public Dictionary<string, Sym> Symbols = new();
-        public List<(uint Type, ulong Offset, ulong VAddr, ulong PAddr, ulong FileSize)> Segments = new();
-
-        public int SectionIndex(string name) => Sections.FindIndex(s => s.Name == name);
-    }
-
-    static string CString(byte[] b, int at)
-    {
-        int end = at;
-        while (b[end] != 0) end++;
-        return Encoding.ASCII.GetString(b, at, end - at);
-    }
-
-    static Elf Read(string path)
-    {
-        var e = new Elf { Image = File.ReadAllBytes(path) };
-        byte[] b = e.Image;
-        ulong phoff = BitConverter.ToUInt64(b, 0x20), shoff = BitConverter.ToUInt64(b, 0x28);
-        ushort phentsize = BitConverter.ToUInt16(b, 0x36), phnum = BitConverter.ToUInt16(b, 0x38);
-        ushort shentsize = BitConverter.ToUInt16(b, 0x3A), shnum = BitConverter.ToUInt16(b, 0x3C), shstrndx = BitConverter.ToUInt16(b, 0x3E);
-        for (int i = 0; i < phnum; i++)
-        {
-            int p = (int)phoff + i * phentsize;
-            e.Segments.Add((BitConverter.ToUInt32(b, p), BitConverter.ToUInt64(b, p + 8), BitConverter.ToUInt64(b, p + 16),
-                BitConverter.ToUInt64(b, p + 24), BitConverter.ToUInt64(b, p + 32)));
-        }
-        int Sh(int i) => (int)shoff + i * shentsize;
-        ulong strOff = BitConverter.ToUInt64(b, Sh(shstrndx) + 24);
-        int symtab = -1;
-        for (int i = 0; i < shnum; i++)
-        {
-            int h = Sh(i);
-            string name = CString(b, (int)strOff + (int)BitConverter.ToUInt32(b, h));
-            e.Sections.Add((name, BitConverter.ToUInt64(b, h + 16), BitConverter.ToUInt64(b, h + 24), BitConverter.ToUInt64(b, h + 32)));
-            if (BitConverter.ToUInt32(b, h + 4) == 2) symtab = i;      // SHT_SYMTAB
-        }
-        Assert.True(symtab >= 0, "percy.elf has no symbol table");
-        int link = (int)BitConverter.ToUInt32(b, Sh(symtab) + 40);
-        ulong names = e.Sections[link].Offset;
-        for (ulong s = e.Sections[symtab].Offset; s < e.Sections[symtab].Offset + e.Sections[symtab].Size; s += 24)
-        {
-            string name = CString(b, (int)(names + BitConverter.ToUInt32(b, (int)s)));
-            if (name.Length == 0) continue;
-            e.Symbols[name] = new Sym(BitConverter.ToUInt64(b, (int)s + 8), BitConverter.ToUInt64(b, (int)s + 16), BitConverter.ToUInt16(b, (int)s + 6));
-        }
-        return e;
-    }
-
     // The generated C#: "// <symbol>: <size> bytes at 0x<offset> (align <n>), <file>:<line>"
     // followed by "... const ulong <Name>Offset = 0x<offset>;" for each variable.
     static List<(string Symbol, ulong Size, ulong Offset, ulong ConstOffset)> Generated(string path)
@@ -101,7 +47,7 @@ public class PerCpuElfTests
     public void SymbolsAndGeneratedOffsetsAgree()
     {
         string root = Root();
-        Elf elf = Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
+        ElfFile elf = ElfFile.Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
         var vars = Generated(Require(Path.Combine(root, "kernel", "percpu", "obj", "PerCpu.g.cs")));
 
         int index = elf.SectionIndex(Section);
@@ -114,7 +60,7 @@ public class PerCpuElfTests
         foreach (var v in vars)
         {
             Assert.Equal(v.Offset, v.ConstOffset);
-            Assert.True(elf.Symbols.TryGetValue(v.Symbol, out Sym s), $"{v.Symbol} is not in percy.elf");
+            Assert.True(elf.Symbols.TryGetValue(v.Symbol, out ElfFile.Symbol s), $"{v.Symbol} is not in percy.elf");
             Assert.Equal(index, s.SectionIndex);
             Assert.Equal(v.ConstOffset, s.Value);
             Assert.Equal(v.Size, s.Size);
@@ -128,9 +74,9 @@ public class PerCpuElfTests
     public void ExamplesHaveTheirSizesAlignmentsAndInitialValues()
     {
         string root = Root();
-        Elf elf = Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
+        ElfFile elf = ElfFile.Read(Require(Path.Combine(root, "iso", "out", "percy.elf")));
         var section = elf.Sections[elf.SectionIndex(Section)];
-        Sym Var(string name) => elf.Symbols["per_cpu__Percy_Kernel_Percpu_PerCpuExamples__" + name];
+        ElfFile.Symbol Var(string name) => elf.Symbols["per_cpu__Percy_Kernel_Percpu_PerCpuExamples__" + name];
 
         Assert.Equal(8ul, Var("ProbeCounter").Size);
         Assert.Equal(64ul, Var("Stats").Size);
@@ -158,7 +104,7 @@ public class PerCpuElfTests
     [Fact]
     public void InitialImageIsLoadedAtPerCpuLoad()
     {
-        Elf elf = Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
+        ElfFile elf = ElfFile.Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
         ulong size = elf.Symbols["__per_cpu_end"].Value;
         // A PT_LOAD at virtual 0 whose physical address is __per_cpu_load's (kernel image at -2 GiB).
         var seg = Assert.Single(elf.Segments, s => s.Type == 1 && s.VAddr == 0 && s.FileSize == size);
@@ -172,7 +118,7 @@ public class PerCpuElfTests
     [Fact]
     public void TheLinkedSectionGivesTheFirstChunk()
     {
-        Elf elf = Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
+        ElfFile elf = ElfFile.Read(Require(Path.Combine(Root(), "iso", "out", "percy.elf")));
         ulong staticSize = elf.Symbols["__per_cpu_end"].Value - elf.Symbols["__per_cpu_start"].Value;
         Assert.Null(PerCpuLayout.Build(staticSize, 0, PerCpuLayout.DefaultUnitVm, AddressSpace.PageSize, 64, out PerCpuUnitLayout l));
         Assert.Equal((staticSize + 4095) / 4096, l.CommittedPages);
