@@ -226,14 +226,14 @@ namespace System.Threading
     // than recurse.
     public static class Interlocked
     {
-        [System.Runtime.CompilerServices.Intrinsic] public static byte Exchange(ref byte location, byte value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static short Exchange(ref short location, short value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static int Exchange(ref int location, int value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static long Exchange(ref long location, long value) { Percy.Kernel.Panic.Fail("Interlocked.Exchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static byte CompareExchange(ref byte location, byte value, byte comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static short CompareExchange(ref short location, short value, short comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static int CompareExchange(ref int location, int value, int comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
-        [System.Runtime.CompilerServices.Intrinsic] public static long CompareExchange(ref long location, long value, long comparand) { Percy.Kernel.Panic.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static byte Exchange(ref byte location, byte value) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static short Exchange(ref short location, short value) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static int Exchange(ref int location, int value) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static long Exchange(ref long location, long value) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.Exchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static byte CompareExchange(ref byte location, byte value, byte comparand) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static short CompareExchange(ref short location, short value, short comparand) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static int CompareExchange(ref int location, int value, int comparand) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.CompareExchange not expanded"); return 0; }
+        [System.Runtime.CompilerServices.Intrinsic] public static long CompareExchange(ref long location, long value, long comparand) { Internal.Runtime.RuntimeFailure.Fail("Interlocked.CompareExchange not expanded"); return 0; }
     }
 }
 
@@ -244,7 +244,7 @@ namespace System
     // in checked contexts; an out-of-range value is a bug, so it panics.
     public static class Math
     {
-        static void Overflow() => Percy.Kernel.Panic.Fail("arithmetic overflow in a checked conversion");
+        static void Overflow() => Internal.Runtime.RuntimeFailure.Fail("arithmetic overflow in a checked conversion");
         public static int ConvertToInt32Checked(double v) { if (!(v > -2147483649.0 && v < 2147483648.0)) Overflow(); return (int)v; }
         public static uint ConvertToUInt32Checked(double v) { if (!(v > -1.0 && v < 4294967296.0)) Overflow(); return (uint)v; }
         public static long ConvertToInt64Checked(double v) { if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) Overflow(); return (long)v; }
