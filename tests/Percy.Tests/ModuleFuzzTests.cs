@@ -65,7 +65,7 @@ public unsafe class ModuleFuzzTests
     }
 
     // Interesting offsets of an object: its header, section headers, symbols and relocations.
-    static List<(int Start, int Length)> Structures(ElfFile e)
+    static List<(int Start, int Length)> Structures(PatchableElf e)
     {
         var s = new List<(int, int)> { (0, 64), ((int)e.ShOff, e.Sections.Count * 64) };
         foreach (var sec in e.Sections)
@@ -113,7 +113,7 @@ public unsafe class ModuleFuzzTests
         var outcome = new Outcome();
         var structures = new List<List<(int, int)>>();
         int maxLength = 0;
-        foreach (var o in objects) { structures.Add(Structures(ElfFile.Parse(o))); maxLength = Math.Max(maxLength, o.Length); }
+        foreach (var o in objects) { structures.Add(Structures(PatchableElf.Parse(o))); maxLength = Math.Max(maxLength, o.Length); }
         var resolver = new HashResolver { Mixed = mixed };
         var buffer = new byte[maxLength];
         using var input = new GuardedMemory(maxLength);

@@ -46,10 +46,10 @@ public unsafe class ModuleRelocationTests
     // ld turns a GOT reference to an undefined weak symbol into an immediate 0 in a static
     // link (even with --no-relax), so the test defines such symbols as 0 for ld: the same
     // value our relocator gives them through a GOT slot.
-    static ElfFile LinkWithLd(string obj, ModuleHarness h, Dictionary<string, ulong> symbols, params string[] weakZero)
+    static PatchableElf LinkWithLd(string obj, ModuleHarness h, Dictionary<string, ulong> symbols, params string[] weakZero)
     {
         var script = new StringBuilder("SECTIONS\n{\n");
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         for (int i = 1; i < h.Elf.SectionCount; i++)
         {
             var region = h.Layout.Region(i);
@@ -66,15 +66,15 @@ public unsafe class ModuleRelocationTests
         string output = Path.Combine(ModuleToolchain.Directory, name + ".linked");
         File.WriteAllText(scriptPath, script.ToString());
         ModuleToolchain.Run("ld", $"-static -nostdlib --no-relax -z norelro -z noexecstack --build-id=none --no-warn-rwx-segments -e 0 -T {scriptPath} -o {output} {obj}");
-        return ElfFile.Load(output);
+        return PatchableElf.Load(output);
     }
 
     // Our image against ld's output, section by section; returns the number of GOT
     // references checked.
-    static int CompareWithLd(string obj, ModuleHarness h, ElfFile linked)
+    static int CompareWithLd(string obj, ModuleHarness h, PatchableElf linked)
     {
-        var elf = ElfFile.Load(obj);
-        var gotSites = new Dictionary<int, List<ElfFile.Rela>>();
+        var elf = PatchableElf.Load(obj);
+        var gotSites = new Dictionary<int, List<PatchableElf.Rela>>();
         foreach (var r in elf.Relocations)
         {
             if (!ElfRelocatable.IsGotRelocation(r.Type)) continue;
@@ -126,7 +126,7 @@ public unsafe class ModuleRelocationTests
 
     static HashSet<uint> RelocationTypes(string obj)
     {
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         return elf.Relocations.Where(r => (elf.Sections[(int)elf.Sections[r.Section].Info].Flags & 2) != 0).Select(r => r.Type).ToHashSet();
     }
 
@@ -178,7 +178,7 @@ public unsafe class ModuleRelocationTests
         foreach (uint t in new[] { Elf.R_X86_64_PC32, Elf.R_X86_64_PLT32, Elf.R_X86_64_32S, Elf.R_X86_64_32, Elf.R_X86_64_64, Elf.R_X86_64_PC64 })
             Assert.Contains(t, types);
         // The per-CPU template holds the relocated pointer (pcpu_b: dq counter).
-        ulong counter = h.SectionAddress(ElfFile.Load(obj).SectionIndex(".data"));
+        ulong counter = h.SectionAddress(PatchableElf.Load(obj).SectionIndex(".data"));
         Assert.Equal(counter, BitConverter.ToUInt64(h.PerCpuTemplate, 8));
     }
 
@@ -190,7 +190,7 @@ public unsafe class ModuleRelocationTests
     {
         string obj = Path.Combine(ModuleToolchain.Directory, "ilc_kernel.o");
         ModuleToolchain.Run("objcopy", $"--rename-section .eh_frame=.ilc_eh_frame {IlcObject()} {obj}");
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         var symbols = new Dictionary<string, ulong>();
         ulong next = ModuleSources.KernelBase;
         foreach (var s in elf.Symbols.Where(s => s.Index > 0 && s.Shndx == 0))
@@ -222,7 +222,7 @@ public unsafe class ModuleRelocationTests
     public void LayoutIsWxorXAndAligned()
     {
         string obj = ModuleSources.Gcc("kernel-g");
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         var h = Load(obj, ModuleSources.KernelSymbols());
         var l = h.Layout;
         Assert.Equal(0ul, l.TextOffset);
@@ -268,7 +268,7 @@ public unsafe class ModuleRelocationTests
     public void GotHasOneSlotPerDistinctSymbolInReadOnlyData()
     {
         string obj = ModuleSources.Gcc("pic");
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         var h = Load(obj, ModuleSources.KernelSymbols());
         var gotSymbols = elf.Relocations.Where(r => ElfRelocatable.IsGotRelocation(r.Type)).Select(r => r.Sym).Distinct().ToList();
         Assert.True(gotSymbols.Count >= 3);
@@ -307,7 +307,7 @@ public unsafe class ModuleRelocationTests
         Assert.Equal(undefined.OrderBy(s => s), resolver.Asked.OrderBy(s => s));
         Assert.Equal(1, h.Relocator.ExternalPerCpuCount);
         Assert.Equal("ext_counter", h.SymbolName(h.Relocator.ExternalPerCpuSymbol(0)));
-        Assert.True(h.Relocator.IsResolved((uint)ElfFile.Load(obj).SymbolIndex("weak_thing")));          // weak: 0
+        Assert.True(h.Relocator.IsResolved((uint)PatchableElf.Load(obj).SymbolIndex("weak_thing")));          // weak: 0
     }
 
     // The loader may place the regions apart and write them through other addresses.

@@ -23,7 +23,7 @@ public unsafe class ModuleValidationTests
 
     static string KernelObject => ModuleSources.Gcc("kernel");
     static byte[] KernelBytes => File.ReadAllBytes(KernelObject);
-    static ElfFile KernelElf => ElfFile.Load(KernelObject);
+    static PatchableElf KernelElf => PatchableElf.Load(KernelObject);
 
     // All stages, as the loader runs them: null or the error line (always exactly one line).
     static string Load(byte[] file, SymbolResolver resolver = null, ulong imageBase = ModuleSources.ImageBase)
@@ -48,7 +48,7 @@ public unsafe class ModuleValidationTests
         foreach (string e in expected) Assert.Contains(e, error);
     }
 
-    static byte[] Patch(byte[] b, int offset, ulong value, int width) => ElfFile.Patch(b, offset, value, width);
+    static byte[] Patch(byte[] b, int offset, ulong value, int width) => PatchableElf.Patch(b, offset, value, width);
 
     [Fact]
     public void RealObjectsLoad()
@@ -209,7 +209,7 @@ public unsafe class ModuleValidationTests
     {
         string common = ModuleToolchain.Gcc("common", "int common_thing; int get(void) { return common_thing; }",
             "-O2 -mcmodel=kernel -fno-pic -fcommon");
-        Assert.Contains(ElfFile.Load(common).Symbols, s => s.Name == "common_thing" && s.Shndx == 0xFFF2);
+        Assert.Contains(PatchableElf.Load(common).Symbols, s => s.Name == "common_thing" && s.Shndx == 0xFFF2);
         Fails(File.ReadAllBytes(common), "(common_thing): common symbol; build modules with -fno-common");
 
         string ifunc = ModuleToolchain.Gcc("ifunc", "static int impl(void) { return 1; }\nstatic void *pick(void) { return impl; }\nint get(void) __attribute__((ifunc(\"pick\")));",
@@ -257,7 +257,7 @@ public unsafe class ModuleValidationTests
     public void ThreadLocalReferencesAreRefused()
     {
         string obj = ModuleToolchain.Gcc("tls", "__thread int tv; int get(void) { return tv; }", "-O2 -mcmodel=kernel -fno-pic");
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         var r = elf.Relocations.Single(x => elf.Sections[x.Section].Name == ".rela.text");
         Assert.Equal(23u, r.Type);                                       // R_X86_64_TPOFF32
         Fails(File.ReadAllBytes(obj), "relocation 0: unsupported relocation type 23");
@@ -273,7 +273,7 @@ public unsafe class ModuleValidationTests
     {
         string obj = ModuleSources.Gcc("kernel-g");
         byte[] b = File.ReadAllBytes(obj);
-        var elf = ElfFile.Load(obj);
+        var elf = PatchableElf.Load(obj);
         int debugRela = elf.SectionIndex(".rela.debug_info");
         Assert.True(debugRela > 0);
         byte[] junk = Patch(b, elf.RelaOffset(debugRela, 0) + RInfo, (0xFFFFFFul << 32) | 0xFF, 8);
@@ -324,7 +324,7 @@ public unsafe class ModuleValidationTests
         // R_X86_64_32 (zero-extended) against a kernel-half address.
         string obj = ModuleToolchain.Nasm("abs32", "bits 64\nextern ext_func\nsection .text\nmov ecx, ext_func\nret\n");
         e = Load(File.ReadAllBytes(obj), new DictionaryResolver().Add("ext_func", ModuleSources.KernelBase));
-        Assert.Equal($"section {ElfFile.Load(obj).SectionIndex(".rela.text")} (.rela.text): relocation 0 (R_X86_64_32) against ext_func: value 0x{ModuleSources.KernelBase:x} does not fit in 32 bits (zero-extended)", e);
+        Assert.Equal($"section {PatchableElf.Load(obj).SectionIndex(".rela.text")} (.rela.text): relocation 0 (R_X86_64_32) against ext_func: value 0x{ModuleSources.KernelBase:x} does not fit in 32 bits (zero-extended)", e);
     }
 
     // The boundaries of the 32-bit checks, for symbol values near them: the field is written

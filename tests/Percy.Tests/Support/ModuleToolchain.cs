@@ -72,7 +72,10 @@ namespace Percy.Tests.Support
         }
     }
 
-    public sealed class ElfFile
+    // A relocatable object read for patching (the offsets of its headers, symbols and
+    // relocations), as the validation and fuzz tests need; Support/ElfFile.cs reads the
+    // build's outputs.
+    public sealed class PatchableElf
     {
         public sealed record Section(int Index, string Name, uint Type, ulong Flags, ulong Addr, ulong Offset, ulong Size,
                                      uint Link, uint Info, ulong Align, ulong EntSize);
@@ -90,11 +93,11 @@ namespace Percy.Tests.Support
         public List<Rela> Relocations = new();
         public int SymtabIndex = -1;
 
-        public static ElfFile Load(string path) => Parse(File.ReadAllBytes(path));
+        public static PatchableElf Load(string path) => Parse(File.ReadAllBytes(path));
 
-        public static ElfFile Parse(byte[] b)
+        public static PatchableElf Parse(byte[] b)
         {
-            var e = new ElfFile { Bytes = b, ShOff = BitConverter.ToUInt64(b, 0x28) };
+            var e = new PatchableElf { Bytes = b, ShOff = BitConverter.ToUInt64(b, 0x28) };
             int shnum = BitConverter.ToUInt16(b, 0x3C), shstrndx = BitConverter.ToUInt16(b, 0x3E);
             ulong namesOff = BitConverter.ToUInt64(b, (int)e.ShOff + shstrndx * 64 + 24);
             for (int i = 0; i < shnum; i++)
