@@ -99,7 +99,25 @@ internal static class ModulesBuild
         if (csharp.Count > 0)
         {
             string ilc = await FindIlcAsync(cancellationToken);
-            var compiled = await Ui.StepAsync($"modules: C# ({csharp.Count} modules)", _ => Task.Run(() => csharp.Select(m => Compile(m, diagnostics)).ToList(), cancellationToken));
+            // Roslyn compilations are thread-safe; the shared sources are parsed once, first.
+            var compiled = await Ui.StepAsync($"modules: C# ({csharp.Count} modules)", _ => Task.Run(
+                () =>
+                {
+                    SharedTrees();
+                    try
+                    {
+                        return csharp.AsParallel().AsOrdered().WithCancellation(cancellationToken).Select(m => Compile(m, diagnostics)).ToList();
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.All(x => x is BuildException))
+                    {
+                        // Every module's errors, not just the first to fail.
+                        var failures = e.InnerExceptions.Cast<BuildException>().ToList();
+                        throw new BuildException(
+                            failures.Count == 1 ? failures[0].Message : $"modules: {failures.Count} modules failed to compile; fix the errors above, then run ./build.sh modules",
+                            string.Join("\n", failures.Select(f => f.ToolOutput).Where(o => o is not null)));
+                    }
+                },
+                cancellationToken));
             ShowDiagnostics(diagnostics);
             await Ui.StepAsync($"modules: ilc ({csharp.Count} modules)", _ => ParallelAsync(compiled, async m =>
                 objects[m.Source.Name].Add(await RunIlcAsync(ilc, m.Source, m.Assembly, diagnostics, cancellationToken))));
