@@ -658,12 +658,12 @@ namespace Percy.Kernel.Percpu
 
         // ---- pages (blocks are pages in a chunk with its own range) ------------------------
 
-        public bool IsPopulated(ulong page) => (_populated[page >> WordShift] & (1ul << (int)(page & (WordBits - 1)))) != 0;
+        public bool IsPopulated(ulong page) => (_populated[(int)(page >> WordShift)] & (1ul << (int)(page & (WordBits - 1)))) != 0;
 
         internal void SetPopulated(ulong page, bool value)
         {
             ulong m = 1ul << (int)(page & (WordBits - 1));
-            if (value) _populated[page >> WordShift] |= m; else _populated[page >> WordShift] &= ~m;
+            if (value) _populated[(int)(page >> WordShift)] |= m; else _populated[(int)(page >> WordShift)] &= ~m;
         }
 
         // The first page in [page, limit) that is populated (want=true) or not; limit if none.
@@ -671,7 +671,7 @@ namespace Percy.Kernel.Percpu
         {
             while (page < limit)
             {
-                ulong w = _populated[page >> WordShift];
+                ulong w = _populated[(int)(page >> WordShift)];
                 if (!want) w = ~w;
                 w &= ~0ul << (int)(page & (WordBits - 1));
                 if (w != 0)

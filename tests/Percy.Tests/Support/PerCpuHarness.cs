@@ -14,6 +14,7 @@ public sealed class FakePerCpuBackend : PerCpuBackend
     readonly ulong _pagesPerChunk;
     readonly Dictionary<int, bool[]> _pages = new();
     public readonly List<string> Log = new();
+    public bool Logging = true;                                     // long runs turn the log off
     public readonly List<int> Destroyed = new();
     public int PopulateCalls, DepopulateCalls, CreateCalls, DestroyCalls;
     // Out of memory: fail every populate call while FailPopulate is set, or the call
@@ -27,8 +28,20 @@ public sealed class FakePerCpuBackend : PerCpuBackend
     {
         _pagesPerChunk = pagesPerChunk;
         _pages[0] = new bool[pagesPerChunk];
-        for (ulong p = 0; p < firstChunkPopulated; p++) _pages[0][p] = true;
+        StateHash = ChunkHash(0);
+        for (ulong p = 0; p < firstChunkPopulated; p++) { _pages[0][p] = true; StateHash ^= PageHash(0, p); }
     }
+
+    // XOR of a hash per existing chunk and per mapped page: O(1), order-independent, and
+    // back to its old value when a call is rolled back.
+    public ulong StateHash { get; private set; }
+    static ulong Mix(ulong x)
+    {
+        x ^= x >> 33; x *= 0xff51afd7ed558ccdul; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ul; x ^= x >> 33;
+        return x;
+    }
+    static ulong PageHash(int chunk, ulong page) => Mix(((ulong)(uint)chunk << 32) ^ page ^ 0x9E3779B97F4A7C15ul);
+    static ulong ChunkHash(int chunk) => Mix((ulong)(uint)chunk ^ 0xC2B2AE3D27D4EB4Ful);
 
     public bool Exists(int chunk) => _pages.ContainsKey(chunk);
     public bool IsPopulated(int chunk, ulong page) => _pages.TryGetValue(chunk, out var a) && a[page];
@@ -38,8 +51,16 @@ public sealed class FakePerCpuBackend : PerCpuBackend
 
     // Everything the backend knows, to compare before and after a failed call.
     public string Snapshot()
-        => string.Join(";", _pages.OrderBy(kv => kv.Key).Select(kv =>
-            kv.Key + ":" + string.Join(",", Enumerable.Range(0, kv.Value.Length).Where(i => kv.Value[i]))));
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var kv in _pages.OrderBy(kv => kv.Key))
+        {
+            sb.Append(kv.Key).Append(':');
+            for (int i = 0; i < kv.Value.Length; i++) if (kv.Value[i]) sb.Append(i).Append(',');
+            sb.Append(';');
+        }
+        return sb.ToString();
+    }
 
     public override bool CreateChunk(int index)
     {
@@ -47,7 +68,8 @@ public sealed class FakePerCpuBackend : PerCpuBackend
         if (index <= 0 || _pages.ContainsKey(index)) throw new InvalidOperationException($"create of chunk {index} twice");
         if (FailCreate) return false;
         _pages[index] = new bool[_pagesPerChunk];
-        Log.Add($"create {index}");
+        StateHash ^= ChunkHash(index);
+        if (Logging) Log.Add($"create {index}");
         return true;
     }
 
@@ -57,8 +79,9 @@ public sealed class FakePerCpuBackend : PerCpuBackend
         if (index == 0 || !_pages.TryGetValue(index, out var a)) throw new InvalidOperationException($"destroy of chunk {index} that does not exist");
         if (a.Any(x => x)) throw new InvalidOperationException($"destroy of chunk {index} with populated pages");
         _pages.Remove(index);
+        StateHash ^= ChunkHash(index);
         Destroyed.Add(index);
-        Log.Add($"destroy {index}");
+        if (Logging) Log.Add($"destroy {index}");
     }
 
     public override bool Populate(int chunk, ulong firstPage, ulong pages)
@@ -69,8 +92,8 @@ public sealed class FakePerCpuBackend : PerCpuBackend
         for (ulong p = firstPage; p < firstPage + pages; p++)
             if (a[p]) throw new InvalidOperationException($"populate of populated page {chunk}:{p}");
         if (FailPopulate || call == FailPopulateAt || (FailRandom != null && FailRandom.NextDouble() < FailRate)) return false;
-        for (ulong p = firstPage; p < firstPage + pages; p++) a[p] = true;
-        Log.Add($"populate {chunk} {firstPage}+{pages}");
+        for (ulong p = firstPage; p < firstPage + pages; p++) { a[p] = true; StateHash ^= PageHash(chunk, p); }
+        if (Logging) Log.Add($"populate {chunk} {firstPage}+{pages}");
         return true;
     }
 
@@ -83,8 +106,9 @@ public sealed class FakePerCpuBackend : PerCpuBackend
         {
             if (!a[p]) throw new InvalidOperationException($"depopulate of unpopulated page {chunk}:{p}");
             a[p] = false;
+            StateHash ^= PageHash(chunk, p);
         }
-        Log.Add($"depopulate {chunk} {firstPage}+{pages}");
+        if (Logging) Log.Add($"depopulate {chunk} {firstPage}+{pages}");
     }
 }
 
