@@ -7,7 +7,7 @@ using Percy.Kernel.Modules;
 namespace Percy.Build;
 
 /// <summary>A module's folder, modules/&lt;name&gt;/, with its sources in one language.</summary>
-internal sealed record ModuleSource(string Name, string Directory, bool IsCSharp, IReadOnlyList<string> Files)
+internal sealed record ModuleSource(string Name, bool IsCSharp, IReadOnlyList<string> Files)
 {
     public string Context => $"modules/{Name}";
 
@@ -35,11 +35,11 @@ internal static class ModulesBuild
     public const string Extension = ".kmod";
     public const string SdkDirectoryName = "sdk";
 
-    public static string Directory => Path.Combine(Paths.Root, "modules");
+    public static string SourceRoot => Path.Combine(Paths.Root, "modules");
 
     public static string Output => Path.Combine(Paths.Out, "modules");
 
-    private static string Sdk => Path.Combine(Directory, SdkDirectoryName);
+    private static string Sdk => Path.Combine(SourceRoot, SdkDirectoryName);
 
     // The ld -r script: one section per kind, unwinding data dropped (modules/sdk/module.ld).
     private static string LinkerScript => Path.Combine(Sdk, "module.ld");
@@ -89,7 +89,7 @@ internal static class ModulesBuild
 
         await Deps.EnsureAsync(cancellationToken);
         IReadOnlyList<ModuleSource> modules = Discover();
-        System.IO.Directory.CreateDirectory(Output);
+        Directory.CreateDirectory(Output);
         RemoveStaleOutputs(modules);
         var csharp = modules.Where(m => m.IsCSharp).ToList();
         var c = modules.Where(m => !m.IsCSharp).ToList();
@@ -100,7 +100,7 @@ internal static class ModulesBuild
         {
             string ilc = await FindIlcAsync(cancellationToken);
             // Roslyn compilations are thread-safe; the shared sources are parsed once, first.
-            var compiled = await Ui.StepAsync($"modules: C# ({csharp.Count} modules)", _ => Task.Run(
+            var compiled = await Ui.StepAsync($"modules: C# ({Count(csharp.Count, "module")})", _ => Task.Run(
                 () =>
                 {
                     SharedTrees();
@@ -119,10 +119,10 @@ internal static class ModulesBuild
                 },
                 cancellationToken));
             ShowDiagnostics(diagnostics);
-            await Ui.StepAsync($"modules: ilc ({csharp.Count} modules)", _ => ParallelAsync(compiled, async m =>
+            await Ui.StepAsync($"modules: ilc ({Count(csharp.Count, "module")})", _ => ParallelAsync(compiled, async m =>
                 objects[m.Source.Name].Add(await RunIlcAsync(ilc, m.Source, m.Assembly, diagnostics, cancellationToken))));
             ShowDiagnostics(diagnostics);
-            await Ui.StepAsync($"modules: nasm ({csharp.Count} files)", _ => ParallelAsync(compiled, async m =>
+            await Ui.StepAsync($"modules: nasm ({Count(csharp.Count, "file")})", _ => ParallelAsync(compiled, async m =>
                 objects[m.Source.Name].Add(await AssembleAsync(m.Source, m.AsmSource, diagnostics, cancellationToken))));
             ShowDiagnostics(diagnostics);
         }
@@ -130,7 +130,7 @@ internal static class ModulesBuild
         if (c.Count > 0)
         {
             string[] defines = CDefines();
-            await Ui.StepAsync($"modules: gcc ({c.Count} modules)", _ => ParallelAsync(c, async m =>
+            await Ui.StepAsync($"modules: gcc ({Count(c.Count, "module")})", _ => ParallelAsync(c, async m =>
             {
                 objects[m.Name].AddRange(await CompileCAsync(m, defines, diagnostics, cancellationToken));
                 objects[m.Name].Add(await AssembleAsync(m, WriteNameOnlyAssembly(m), diagnostics, cancellationToken));
@@ -139,7 +139,7 @@ internal static class ModulesBuild
         }
 
         var built = new List<BuiltModule>();
-        await Ui.StepAsync($"modules: ld -r ({modules.Count} modules)", _ => ParallelAsync(modules, async m =>
+        await Ui.StepAsync($"modules: ld -r ({Count(modules.Count, "module")})", _ => ParallelAsync(modules, async m =>
         {
             BuiltModule module = await LinkAsync(m, objects[m.Name], diagnostics, cancellationToken);
             lock (built)
@@ -160,16 +160,18 @@ internal static class ModulesBuild
         return s_built;
     }
 
+    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
+
     // modules/<name>/ for every folder but sdk/: *.cs (C#) or *.c (C), not both.
     private static List<ModuleSource> Discover()
     {
-        if (!System.IO.Directory.Exists(Directory))
+        if (!Directory.Exists(SourceRoot))
         {
-            throw new BuildException($"modules: {Paths.Display(Directory)} is missing; restore it from git");
+            throw new BuildException($"modules: {Paths.Display(SourceRoot)} is missing; restore it from git");
         }
 
         var modules = new List<ModuleSource>();
-        foreach (string directory in System.IO.Directory.EnumerateDirectories(Directory).Order(StringComparer.Ordinal))
+        foreach (string directory in Directory.EnumerateDirectories(SourceRoot).Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(directory);
             if (name == SdkDirectoryName)
@@ -187,12 +189,12 @@ internal static class ModulesBuild
                 throw new BuildException($"modules: {Paths.Display(directory)}: {problem}");
             }
 
-            modules.Add(new ModuleSource(name, directory, cs.Count > 0, cs.Count > 0 ? cs : cFiles));
+            modules.Add(new ModuleSource(name, cs.Count > 0, cs.Count > 0 ? cs : cFiles));
         }
 
         if (modules.Count == 0)
         {
-            throw new BuildException($"modules: no module folders under {Paths.Display(Directory)}");
+            throw new BuildException($"modules: no module folders under {Paths.Display(SourceRoot)}");
         }
 
         return modules;
@@ -200,7 +202,7 @@ internal static class ModulesBuild
 
     // A module's sources, ordinal order, not under bin/ or obj/.
     private static List<string> SourcesIn(string directory, string pattern)
-        => System.IO.Directory.EnumerateFiles(directory, pattern, SearchOption.AllDirectories)
+        => Directory.EnumerateFiles(directory, pattern, SearchOption.AllDirectories)
             .Where(f => !Path.GetRelativePath(directory, f).Split(Path.DirectorySeparatorChar).Any(p => p is "bin" or "obj"))
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -209,7 +211,7 @@ internal static class ModulesBuild
     private static void RemoveStaleOutputs(IReadOnlyList<ModuleSource> modules)
     {
         var expected = modules.Select(m => m.Kmod).ToHashSet(StringComparer.Ordinal);
-        foreach (string file in System.IO.Directory.EnumerateFiles(Output, "*" + Extension).Where(f => !expected.Contains(f)))
+        foreach (string file in Directory.EnumerateFiles(Output, "*" + Extension).Where(f => !expected.Contains(f)))
         {
             File.Delete(file);
         }
@@ -233,7 +235,7 @@ internal static class ModulesBuild
     // attributes, the generated C# added, IL emitted; the generated asm written beside it.
     private static CompiledModule Compile(ModuleSource module, List<string> diagnostics)
     {
-        System.IO.Directory.CreateDirectory(module.Objects);
+        Directory.CreateDirectory(module.Objects);
         var own = module.Files.Select(Parse).ToList();
         var options = new CSharpCompilationOptions(
             OutputKind.DynamicallyLinkedLibrary,
@@ -365,7 +367,7 @@ internal static class ModulesBuild
 
     private static async Task<List<string>> CompileCAsync(ModuleSource module, string[] defines, List<string> diagnostics, CancellationToken cancellationToken)
     {
-        System.IO.Directory.CreateDirectory(module.Objects);
+        Directory.CreateDirectory(module.Objects);
         var outputs = new List<string>();
         foreach (string source in module.Files)
         {
@@ -521,7 +523,7 @@ internal static class ModulesBuild
     private static string? LocateIlc()
     {
         string package = Path.Combine(PackagesRoot(), IlcPackage);
-        if (!System.IO.Directory.Exists(package))
+        if (!Directory.Exists(package))
         {
             return null;
         }
@@ -533,7 +535,7 @@ internal static class ModulesBuild
             return IlcOf(kernelVersion);
         }
 
-        return System.IO.Directory.EnumerateDirectories(package)
+        return Directory.EnumerateDirectories(package)
             .Select(Path.GetFileName)
             .Where(v => v is not null && Version.TryParse(v, out _) && File.Exists(IlcOf(v)))
             .OrderByDescending(v => Version.Parse(v!))
