@@ -8,7 +8,8 @@
 //                                                   modules; it says whether the value is a
 //                                                   per-CPU offset); an unresolved weak
 //                                                   symbol is 0; otherwise the module fails
-//                                                   with `unknown symbol <name>` (Linux's words);
+//                                                   with `unknown symbol <name>` (Linux's words;
+//                                                   the first, and how many more there are);
 //                                                   _GLOBAL_OFFSET_TABLE_ is the module's GOT
 //                   Every undefined symbol is resolved, referenced or not (as Linux does), and
 //                   they are listed afterwards (UndefinedSymbol, IsPerCpu) so that the loader
@@ -50,8 +51,9 @@
 namespace Percy.Kernel.Modules
 {
     // Looks up a module's undefined symbol (an abstract class, not an interface: Percy's
-    // runtime has no interface dispatch). name: the symbol's bytes, length bytes, not
-    // NUL-terminated. perCpu: value is a per-CPU offset (an exported per-CPU variable).
+    // runtime has no interface dispatch). name: the symbol's `length` bytes in the module
+    // file (the terminating NUL not counted). perCpu: value is a per-CPU offset (an exported
+    // per-CPU variable), not an address. Called once per undefined symbol per ResolveSymbols.
     public abstract unsafe class SymbolResolver
     {
         public abstract bool Resolve(byte* name, int length, out ulong value, out bool perCpu);

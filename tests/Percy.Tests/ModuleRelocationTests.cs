@@ -318,7 +318,7 @@ public unsafe class ModuleRelocationTests
         var bytes = File.ReadAllBytes(obj);
         var symbols = ModuleSources.KernelSymbols();
         var contiguous = Load(obj, symbols);
-        ModuleHarness.Layout_(bytes, out var h);
+        ModuleHarness.ParseAndLayOut(bytes, out var h);
         var text = GC.AllocateArray<byte>((int)h.Layout.TextMappedSize, pinned: true);
         var ro = GC.AllocateArray<byte>((int)h.Layout.ReadOnlyMappedSize, pinned: true);
         var data = GC.AllocateArray<byte>((int)h.Layout.DataMappedSize, pinned: true);

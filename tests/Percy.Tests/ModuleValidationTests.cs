@@ -375,7 +375,7 @@ public unsafe class ModuleValidationTests
     [Fact]
     public void MissingWritableViewsAreRefused()
     {
-        ModuleHarness.Layout_(KernelBytes, out var h);
+        ModuleHarness.ParseAndLayOut(KernelBytes, out var h);
         var regions = h.Layout.Contiguous(ModuleSources.ImageBase, null);
         Assert.False(Relocator.Relocate(h.Layout, regions, ModuleSources.Resolver(ModuleSources.KernelSymbols()), out _, out var e));
         Assert.Equal("relocate: no writable view of a region of the image", ModuleHarness.Text(e));

@@ -63,7 +63,7 @@ namespace Percy.Tests.Support
             return null;
         }
 
-        public static string Layout_(byte[] file, out ModuleHarness h)
+        public static string ParseAndLayOut(byte[] file, out ModuleHarness h)
         {
             string error = Parse(file, out h);
             if (error != null) return error;
@@ -74,7 +74,7 @@ namespace Percy.Tests.Support
         // All stages, the image contiguous at `runtimeBase`. null, or the error line.
         public static string Load(byte[] file, ulong runtimeBase, ulong perCpuOffset, SymbolResolver resolver, out ModuleHarness h)
         {
-            string error = Layout_(file, out h);
+            string error = ParseAndLayOut(file, out h);
             if (error != null) return error;
             h.Base = runtimeBase;
             h.Image = GC.AllocateArray<byte>((int)h.Layout.ImageSize + 1, pinned: true);
