@@ -828,13 +828,12 @@ namespace Percy.Kernel.Percpu
             }
             if (_populated != null)
             {
-                ulong pop = 0, empty = 0;
-                for (int p = 0; p < _blocks; p++)
+                ulong pop = 0, empty = 0, pages = (ulong)_blocks;
+                for (ulong p = NextPage(0, pages, true); p < pages; p = NextPage(p + 1, pages, true))
                 {
-                    if (!IsPopulated((ulong)p)) continue;
                     pop++;
-                    if ((p >> SegmentBlocksShift) >= _segCount) return "a populated page has no metadata segment";
-                    if (BlockEmpty(p)) empty++;
+                    if (((int)p >> SegmentBlocksShift) >= _segCount) return "a populated page has no metadata segment";
+                    if (BlockEmpty((int)p)) empty++;
                 }
                 if (pop != PopulatedPages) return "populated page count disagrees with the bitmap";
                 if (empty != EmptyPopulatedPages) return "empty populated page count is wrong";
