@@ -26,7 +26,9 @@
 //   pcpu_block_update_hint_alloc/free do: a free merges its run with its neighbours and
 //   compares it with Contig; an allocation only re-reads the block (every free run of its
 //   16 words) when it takes from the Contig run itself. Blocks an area covers whole are
-//   set full or free directly.
+//   set full or free directly. A block is one page of the chunk, so a page is empty (no
+//   live area touches it) exactly when its hint says Contig == BlockBits: that is the
+//   per-page "live allocations" count the populate/depopulate rules need, for free.
 //   per chunk: the same quantities over the whole chunk, in bits:
 //     ContigBits/ContigStart, FirstFree, FreeBits, and Scan/ScanStart with a validity flag:
 //     when valid, Scan is exactly the longest free run ending before ContigStart (0: none)
