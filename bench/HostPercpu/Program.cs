@@ -10,6 +10,7 @@
 //   holes   twice as many allocated, then a random half freed (a fragmented chunk:
 //           the pair lands in the first hole)
 // Each figure is the median of --runs runs of --pairs pairs, after a warm-up run.
+// Exit code 0 when every ratio is at most 2 (the bound), 1 otherwise.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
