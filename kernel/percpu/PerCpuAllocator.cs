@@ -632,8 +632,9 @@ namespace Percy.Kernel.Percpu
                 populated += c.PopulatedPages;
                 empty += c.EmptyPopulatedPages;
                 live += c.LiveAreas;
-                for (int p = 0; p < c.Blocks; p++)
-                    if ((ulong)p >= c.PinnedPages && c.IsPopulated((ulong)p) && c.BlockEmpty(p)) emptyUnpinned++;
+                ulong pages = (ulong)c.Blocks;
+                for (ulong p = c.NextPage(c.PinnedPages, pages, true); p < pages; p = c.NextPage(p + 1, pages, true))
+                    if (c.BlockEmpty((int)p)) emptyUnpinned++;
                 if (c.Slot != SlotOf(c.ContigBits)) return "chunk is in the wrong slot";
                 bool listed = false;
                 for (var s = _slotHead[c.Slot]; s != null; s = s.NextInSlot) if (s == c) listed = true;

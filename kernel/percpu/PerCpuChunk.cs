@@ -15,21 +15,28 @@
 //
 // Hints, so that most operations read a few words and never scan the chunk:
 //   per block (one page = pageSize/4 bits, 1024 for 4 KiB pages), PerCpuBlockHint:
-//     Contig/ContigStart  the longest free run in the block, the first of that length
-//     Scan/ScanStart      the longest free run that ends before ContigStart (0: none).
-//                         Every run before ContigStart is at most Scan long, so a request
-//                         longer than Scan starts looking at ContigStart (Linux's
-//                         scan_hint, kept exact here because a block is re-read whole).
+//     Contig/ContigStart  the longest free run in the block (on a tie, the last one read:
+//                         first-fit allocations land at the front, so they seldom break it)
+//     Scan                no free run that ends before ContigStart is longer (Linux's
+//                         scan_hint, kept as a bound): a request longer than Scan starts
+//                         looking at ContigStart.
 //     FirstFree           the first free bit (BlockBits if none)
 //     LeftFree/RightFree  free bits touching the block's start / end: runs across blocks.
-//   A touched block's hint is recomputed from its 16 words (bounded work); blocks an area
-//   covers whole are set full or free directly.
+//   Hints are updated in O(1) plus a word scan inside the block, as Linux's
+//   pcpu_block_update_hint_alloc/free do: a free merges its run with its neighbours and
+//   compares it with Contig; an allocation only re-reads the block (every free run of its
+//   16 words) when it takes from the Contig run itself. Blocks an area covers whole are
+//   set full or free directly. A block is one page of the chunk, so a page is empty (no
+//   live area touches it) exactly when its hint says Contig == BlockBits: that is the
+//   per-page "live allocations" count the populate/depopulate rules need, for free.
 //   per chunk: the same quantities over the whole chunk, in bits:
 //     ContigBits/ContigStart, FirstFree, FreeBits, and Scan/ScanStart with a validity flag:
 //     when valid, Scan is exactly the longest free run ending before ContigStart (0: none)
 //     and ScanStart is one such run. An allocation that breaks the Contig run recomputes
 //     from the known pieces (the Scan run, what is left of the Contig run, the runs after
-//     it) and scans block hints only for the unknown part; a free merges its run with its
+//     it) and walks block hints only for the unknown part (block hints give each block's
+//     longest run; the block where the new longest run lies is then read word by word
+//     up to it, so Scan stays exact); a free merges its run with its
 //     neighbours (the hints give the run ends in O(1) when it touches the Contig or Scan
 //     run) and updates the hint as Linux's pcpu_block_update does. When the Scan run is
 //     broken the flag drops and the next refresh walks block hints from FirstFree.
@@ -63,7 +70,7 @@ namespace Percy.Kernel.Percpu
     // Linux's struct pcpu_block_md for one block; positions in bits from the block start.
     public struct PerCpuBlockHint
     {
-        public int Contig, ContigStart, FirstFree, LeftFree, RightFree, Scan, ScanStart;
+        public int Contig, ContigStart, FirstFree, LeftFree, RightFree, Scan;
     }
 
     // 64 blocks' bitmaps and hints (fewer in a chunk's last segment).
@@ -205,13 +212,13 @@ namespace Percy.Kernel.Percpu
         internal static void SetFree(ref PerCpuBlockHint h, int blockBits)
         {
             h.Contig = blockBits; h.ContigStart = 0; h.FirstFree = 0;
-            h.LeftFree = blockBits; h.RightFree = blockBits; h.Scan = 0; h.ScanStart = 0;
+            h.LeftFree = blockBits; h.RightFree = blockBits; h.Scan = 0;
         }
 
         static void SetFull(ref PerCpuBlockHint h, int blockBits)
         {
             h.Contig = 0; h.ContigStart = 0; h.FirstFree = blockBits;
-            h.LeftFree = 0; h.RightFree = 0; h.Scan = 0; h.ScanStart = 0;
+            h.LeftFree = 0; h.RightFree = 0; h.Scan = 0;
         }
 
         // ---- bit access (bits past the last segment read as 0) --------------------------
@@ -312,44 +319,83 @@ namespace Percy.Kernel.Percpu
 
         // ---- block hints ------------------------------------------------------------------
 
-        // Recomputes a block's hint from its bitmap words.
+        // Recomputes a block's hint from its bitmap words: every free run, O(runs).
         void RefreshBlock(int block)
         {
-            ulong bs = (ulong)block << _blockShift;
-            ulong be = bs + (ulong)_blockBits;
-            int contig = 0, contigStart = 0, scan = 0, scanStart = 0, first = _blockBits, left = 0, right = 0;
-            ulong pos = bs;
-            while (pos < be)
+            var seg = _segs[block >> SegmentBlocksShift];
+            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
+            ComputeHint(seg.Alloc, wbase, out var h);
+            seg.Hints[block & (SegmentBlocks - 1)] = h;
+        }
+
+        void ComputeHint(ulong[] alloc, int wbase, out PerCpuBlockHint h)
+        {
+            int contig = 0, contigStart = 0, scan = 0, first = _blockBits, left = 0, right = 0;
+            int pos = 0;
+            while (pos < _blockBits)
             {
-                ulong z = Next(pos, be, FindZero);
-                if (z >= be) break;
-                ulong o = Next(z, be, FindOne);
-                int start = (int)(z - bs), len = (int)(o - z);
-                if (first == _blockBits) first = start;
-                if (start == 0) left = len;
-                if (o == be) right = len;
-                if (len > contig)
+                int z = NextInBlock(alloc, wbase, pos, _blockBits, true);
+                if (z >= _blockBits) break;
+                int o = NextInBlock(alloc, wbase, z, _blockBits, false);
+                int len = o - z;
+                if (first == _blockBits) first = z;
+                if (z == 0) left = len;
+                if (o == _blockBits) right = len;
+                if (len >= contig)
                 {
-                    scan = contig; scanStart = contigStart;     // every run so far is <= the old longest
-                    contig = len; contigStart = start;
+                    if (contig > scan) scan = contig;            // the old longest is before the new one
+                    contig = len; contigStart = z;
                 }
                 pos = o;
             }
-            ref var h = ref Hint(block);
             h.Contig = contig; h.ContigStart = contigStart; h.FirstFree = first;
-            h.LeftFree = left; h.RightFree = right; h.Scan = scan; h.ScanStart = scanStart;
+            h.LeftFree = left; h.RightFree = right; h.Scan = scan;
         }
 
-        // After bits [start, end) changed: re-read the edge blocks, set the inner ones.
+        // Block hints after bits [start, end) were allocated or freed (bitmaps already
+        // updated): the edge blocks incrementally, the inner ones set whole.
         void UpdateBlocks(ulong start, ulong end, bool free)
         {
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
-            RefreshBlock(b0);
-            if (b1 != b0) RefreshBlock(b1);
+            int s0 = (int)(start - ((ulong)b0 << _blockShift));
+            int e1 = (int)(end - ((ulong)b1 << _blockShift));
+            if (b0 == b1) { BlockChanged(b0, s0, e1, free); return; }
+            BlockChanged(b0, s0, _blockBits, free);
             for (int b = b0 + 1; b < b1; b++)
             {
                 if (free) SetFree(ref Hint(b), _blockBits); else SetFull(ref Hint(b), _blockBits);
             }
+            BlockChanged(b1, 0, e1, free);
+        }
+
+        // Bits [s, e) of the block changed (block positions).
+        void BlockChanged(int block, int s, int e, bool free)
+        {
+            var seg = _segs[block >> SegmentBlocksShift];
+            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
+            ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
+            if (!free)
+            {
+                // [s, e) was inside one free run. Taking from the longest run: re-read.
+                if (s < h.ContigStart + h.Contig && e > h.ContigStart) { ComputeHint(seg.Alloc, wbase, out h); return; }
+                if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, wbase, e, _blockBits, true);
+                if (s < h.LeftFree) h.LeftFree = s;
+                if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
+                return;                                          // runs only shrank: Scan still bounds them
+            }
+            // The run the freed bits join, inside the block.
+            int ms = PrevOneInBlock(seg.Alloc, wbase, s);
+            int me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
+            int len = me - ms;
+            if (ms < h.FirstFree) h.FirstFree = ms;
+            if (ms == 0) h.LeftFree = me;
+            if (me == _blockBits) h.RightFree = _blockBits - ms;
+            if (len > h.Contig || (len == h.Contig && ms > h.ContigStart))
+            {
+                if (ms > h.ContigStart && h.Contig > h.Scan) h.Scan = h.Contig;   // the old longest is before it now
+                h.Contig = len; h.ContigStart = ms;
+            }
+            else if (ms < h.ContigStart && len > h.Scan) h.Scan = len;
         }
 
         // The first allocated bit at or after pos (High.. counts as allocated), by hints.
@@ -404,18 +450,43 @@ namespace Percy.Kernel.Percpu
             return _high;
         }
 
-        // Longest run and the longest run before it, fed runs in ascending order.
+        // Longest run and the longest run before it, fed runs in ascending order. A block
+        // hint gives only the block's longest run (Block: that block): the runs before it
+        // inside the block are added by FinishScan.
         struct RunAccumulator
         {
             public ulong Contig, ContigStart, Scan, ScanStart;
-            public void Add(ulong start, ulong len)
+            public int Block;
+            public void Add(ulong start, ulong len, int block = -1)
             {
                 if (len > Contig)
                 {
                     Scan = Contig; ScanStart = ContigStart;
                     Contig = len; ContigStart = start;
+                    Block = block;
                 }
             }
+        }
+
+        // Makes acc.Scan exact when the longest run came from a block hint: reads that
+        // block's runs in front of it (the run touching the block start was fed whole).
+        void FinishScan(ref RunAccumulator acc)
+        {
+            if (acc.Contig == 0 || acc.Block < 0) return;
+            var seg = _segs[acc.Block >> SegmentBlocksShift];
+            int wbase = (acc.Block & (SegmentBlocks - 1)) << _blockWordShift;
+            ulong bs = (ulong)acc.Block << _blockShift;
+            int limit = (int)(acc.ContigStart - bs);
+            int pos = NextInBlock(seg.Alloc, wbase, 0, limit, false);     // past the run at the block start
+            while (pos < limit)
+            {
+                int z = NextInBlock(seg.Alloc, wbase, pos, limit, true);
+                if (z >= limit) break;
+                int o = NextInBlock(seg.Alloc, wbase, z, limit, false);
+                if ((ulong)(o - z) > acc.Scan) { acc.Scan = (ulong)(o - z); acc.ScanStart = bs + (ulong)z; }
+                pos = o;
+            }
+            acc.Block = -1;
         }
 
         // Feeds acc every maximal free run inside [from, to), ascending. `from` and `to`
@@ -423,6 +494,7 @@ namespace Percy.Kernel.Percpu
         void FeedRuns(ulong from, ulong to, ref RunAccumulator acc)
         {
             ulong carry = None;
+            int carryBlock = -1;                   // the block whose right run began the carry (its inner runs were not fed)
             ulong pos = from;
             while (pos < to)
             {
@@ -430,20 +502,19 @@ namespace Percy.Kernel.Percpu
                 ulong bs = (ulong)b << _blockShift, be = bs + (ulong)_blockBits;
                 if ((b >> SegmentBlocksShift) >= _segCount)
                 {
-                    if (carry == None) carry = pos;
+                    if (carry == None) { carry = pos; carryBlock = -1; }
                     pos = to;
                     break;
                 }
                 if (pos == bs && be <= to)
                 {
                     ref var h = ref Hint(b);
-                    if (h.Contig == _blockBits) { if (carry == None) carry = bs; pos = be; continue; }
-                    if (carry != None) { acc.Add(carry, bs + (ulong)h.LeftFree - carry); carry = None; }
+                    if (h.Contig == _blockBits) { if (carry == None) { carry = bs; carryBlock = -1; } pos = be; continue; }
+                    if (carry != None) { acc.Add(carry, bs + (ulong)h.LeftFree - carry, carryBlock); carry = None; }
                     else if (h.LeftFree > 0) acc.Add(bs, (ulong)h.LeftFree);
-                    if (h.Scan > 0 && h.ScanStart > 0) acc.Add(bs + (ulong)h.ScanStart, (ulong)h.Scan);
                     if (h.Contig > 0 && h.ContigStart > 0 && h.ContigStart + h.Contig < _blockBits)
-                        acc.Add(bs + (ulong)h.ContigStart, (ulong)h.Contig);
-                    if (h.RightFree > 0) carry = be - (ulong)h.RightFree;
+                        acc.Add(bs + (ulong)h.ContigStart, (ulong)h.Contig, b);
+                    if (h.RightFree > 0) { carry = be - (ulong)h.RightFree; carryBlock = b; }
                     pos = be;
                     continue;
                 }
@@ -452,15 +523,15 @@ namespace Percy.Kernel.Percpu
                 while (pos < end)
                 {
                     ulong z = Next(pos, end, FindZero);
-                    if (z > pos && carry != None) { acc.Add(carry, pos - carry); carry = None; }
+                    if (z > pos && carry != None) { acc.Add(carry, pos - carry, carryBlock); carry = None; }
                     if (z >= end) { pos = end; break; }
                     ulong o = Next(z, end, FindOne);
-                    if (carry == None) carry = z;
-                    if (o < end) { acc.Add(carry, o - carry); carry = None; }
+                    if (carry == None) { carry = z; carryBlock = -1; }
+                    if (o < end) { acc.Add(carry, o - carry, carryBlock); carry = None; }
                     pos = o;
                 }
             }
-            if (carry != None) acc.Add(carry, to - carry);
+            if (carry != None) acc.Add(carry, to - carry, carryBlock);
         }
 
         // ---- allocation -------------------------------------------------------------------
@@ -535,6 +606,21 @@ namespace Percy.Kernel.Percpu
             }
         }
 
+        // One past the last allocated bit before `pos` in a block's words; 0 if none.
+        static int PrevOneInBlock(ulong[] alloc, int wbase, int pos)
+        {
+            while (pos > 0)
+            {
+                int q = pos - 1;
+                ulong w = alloc[wbase + (q >> WordShift)];
+                int b = q & (WordBits - 1);
+                if (b != WordBits - 1) w &= (1ul << (b + 1)) - 1;
+                if (w != 0) return (q & ~(WordBits - 1)) + HighestBit(w) + 1;
+                pos = q & ~(WordBits - 1);
+            }
+            return 0;
+        }
+
         // First zero (zero=true) or one bit in [pos, limit) of a block's words; limit if none.
         static int NextInBlock(ulong[] alloc, int wbase, int pos, int limit, bool zero)
         {
@@ -575,6 +661,7 @@ namespace Percy.Kernel.Percpu
         {
             ulong cs = _contigStart, ce = _contigStart + _contig;
             var acc = new RunAccumulator();
+            acc.Block = -1;
             bool repFirst = _scanValid;
             ulong repStart = _scanStart;
             if (_scanValid) { if (_scan > 0) acc.Add(_scanStart, _scan); }
@@ -582,6 +669,7 @@ namespace Percy.Kernel.Percpu
             if (start > cs) acc.Add(cs, start - cs);
             if (ce > end) acc.Add(end, ce - end);
             if (ce < _high) FeedRuns(ce, _high, ref acc);
+            FinishScan(ref acc);
             _contig = acc.Contig;
             _contigStart = acc.Contig > 0 ? acc.ContigStart : _high;
             if (repFirst && _scan > 0 && acc.Contig > 0 && acc.ContigStart == repStart)
@@ -689,16 +777,33 @@ namespace Percy.Kernel.Percpu
         // Null if every hint agrees with the bitmaps, else what is wrong.
         public string Check()
         {
-            var probe = new PerCpuBlockHint();
             for (int b = 0; b < _blocks && (b >> SegmentBlocksShift) < _segCount; b++)
             {
-                probe = Hint(b);
-                RefreshBlock(b);
-                var h = Hint(b);
-                bool same = h.Contig == probe.Contig && h.ContigStart == probe.ContigStart && h.FirstFree == probe.FirstFree
-                    && h.LeftFree == probe.LeftFree && h.RightFree == probe.RightFree && h.Scan == probe.Scan && h.ScanStart == probe.ScanStart;
-                Hint(b) = probe;
-                if (!same) return "block hint disagrees with the bitmap";
+                var seg = _segs[b >> SegmentBlocksShift];
+                int wbase = (b & (SegmentBlocks - 1)) << _blockWordShift;
+                var h = seg.Hints[b & (SegmentBlocks - 1)];
+                ComputeHint(seg.Alloc, wbase, out var exact);
+                if (h.Contig != exact.Contig || h.FirstFree != exact.FirstFree || h.LeftFree != exact.LeftFree || h.RightFree != exact.RightFree)
+                    return "block hint disagrees with the bitmap";
+                if (h.Contig > 0)
+                {
+                    int cs = h.ContigStart;
+                    if (NextInBlock(seg.Alloc, wbase, cs, cs + h.Contig, false) != cs + h.Contig
+                        || (cs > 0 && NextInBlock(seg.Alloc, wbase, cs - 1, cs, false) != cs - 1))
+                        return "block contig start is not a free run of that length";
+                }
+                // Scan must bound every run that ends before ContigStart.
+                int run = 0, longestBefore = 0;
+                while (run < h.ContigStart)
+                {
+                    int z = NextInBlock(seg.Alloc, wbase, run, h.ContigStart, true);
+                    if (z >= h.ContigStart) break;
+                    int o = NextInBlock(seg.Alloc, wbase, z, h.ContigStart, false);
+                    if (o - z > longestBefore) longestBefore = o - z;
+                    run = o;
+                }
+                if (h.Contig > 0 && longestBefore > h.Scan) return "block scan hint does not bound the runs before the contig run";
+                if (h.Scan > h.Contig) return "block scan hint exceeds the contig hint";
             }
             // Runs in [Low, High), straight from the bits.
             ulong free = 0, longest = 0, longestStart = 0, first = _high, before = 0;
@@ -725,13 +830,12 @@ namespace Percy.Kernel.Percpu
             }
             if (_populated != null)
             {
-                ulong pop = 0, empty = 0;
-                for (int p = 0; p < _blocks; p++)
+                ulong pop = 0, empty = 0, pages = (ulong)_blocks;
+                for (ulong p = NextPage(0, pages, true); p < pages; p = NextPage(p + 1, pages, true))
                 {
-                    if (!IsPopulated((ulong)p)) continue;
                     pop++;
-                    if ((p >> SegmentBlocksShift) >= _segCount) return "a populated page has no metadata segment";
-                    if (BlockEmpty(p)) empty++;
+                    if (((int)p >> SegmentBlocksShift) >= _segCount) return "a populated page has no metadata segment";
+                    if (BlockEmpty((int)p)) empty++;
                 }
                 if (pop != PopulatedPages) return "populated page count disagrees with the bitmap";
                 if (empty != EmptyPopulatedPages) return "empty populated page count is wrong";
@@ -749,31 +853,27 @@ namespace Percy.Kernel.Percpu
 
         // ---- bit helpers (no BitOperations in Percy's runtime) --------------------------------
 
+        // De Bruijn bit scans (no BitOperations in Percy's runtime): isolate one bit, a
+        // multiply puts a unique 6-bit pattern in the top bits, a 64-entry table (a string
+        // literal: static data without a static constructor) names the bit.
+        const ulong DeBruijn64 = 0x03F79D71B4CB0A89ul;
+        const string DeBruijnIndex =
+            "\u0000\u0001\u0030\u0002\u0039\u0031\u001c\u0003\u003d\u003a\u0032\u002a\u0026\u001d\u0011\u0004" +
+            "\u003e\u0037\u003b\u0024\u0035\u0033\u002b\u0016\u002d\u0027\u0021\u001e\u0018\u0012\u000c\u0005" +
+            "\u003f\u002f\u0038\u001b\u003c\u0029\u0025\u0010\u0036\u0023\u0034\u0015\u002c\u0020\u0017\u000b" +
+            "\u002e\u001a\u0028\u000f\u0022\u0014\u001f\u000a\u0019\u000e\u0013\u0009\u000d\u0008\u0007\u0006";
+
         internal static int TrailingZeros(ulong x)
+            => x == 0 ? WordBits : DeBruijnIndex[(int)(((x & (0 - x)) * DeBruijn64) >> 58)];
+
+        // Index of the highest set bit of x != 0.
+        internal static int HighestBit(ulong x)
         {
-            if (x == 0) return WordBits;
-            int n = 0;
-            if ((x & 0xFFFFFFFFul) == 0) { n += 32; x >>= 32; }
-            if ((x & 0xFFFFul) == 0) { n += 16; x >>= 16; }
-            if ((x & 0xFFul) == 0) { n += 8; x >>= 8; }
-            if ((x & 0xFul) == 0) { n += 4; x >>= 4; }
-            if ((x & 0x3ul) == 0) { n += 2; x >>= 2; }
-            if ((x & 0x1ul) == 0) n += 1;
-            return n;
+            x |= x >> 1; x |= x >> 2; x |= x >> 4; x |= x >> 8; x |= x >> 16; x |= x >> 32;
+            return DeBruijnIndex[(int)(((x ^ (x >> 1)) * DeBruijn64) >> 58)];
         }
 
-        internal static int LeadingZeros(ulong x)
-        {
-            if (x == 0) return WordBits;
-            int n = 0;
-            if ((x & 0xFFFFFFFF00000000ul) == 0) { n += 32; x <<= 32; }
-            if ((x & 0xFFFF000000000000ul) == 0) { n += 16; x <<= 16; }
-            if ((x & 0xFF00000000000000ul) == 0) { n += 8; x <<= 8; }
-            if ((x & 0xF000000000000000ul) == 0) { n += 4; x <<= 4; }
-            if ((x & 0xC000000000000000ul) == 0) { n += 2; x <<= 2; }
-            if ((x & 0x8000000000000000ul) == 0) n += 1;
-            return n;
-        }
+        internal static int LeadingZeros(ulong x) => x == 0 ? WordBits : WordBits - 1 - HighestBit(x);
 
         // floor(log2(x)) for x > 0.
         internal static int Log2(ulong x) => WordBits - 1 - LeadingZeros(x);
