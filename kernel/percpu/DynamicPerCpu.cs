@@ -28,6 +28,17 @@ namespace Percy.Kernel.Percpu
             if (error != null) Panic.Fail($"percpu: dynamic allocator: {error}");
         }
 
+        // Pages really mapped in CPU cpu's unit, over every chunk index in use: a walk of
+        // the page tables, for `percpu` and for the self-tests that compare it with the
+        // allocator's PopulatedPages.
+        public static ulong MappedPages(int cpu)
+        {
+            ulong mapped = 0, end = (ulong)s_allocator.ChunkIndexLimit * s_allocator.UnitVm;
+            for (ulong offset = 0; offset < end; offset += AddressSpace.PageSize)
+                if (KernelPageTables.Kernel.Translate(PerCpuLayout.GlobalAddress(cpu, offset), out _, out _)) mapped++;
+            return mapped;
+        }
+
         public static ulong* Ptr(ulong handle, int cpu) => (ulong*)PerCpuLayout.GlobalAddress(cpu, handle);
         public static void* ThisCpuPtr(ulong handle) => (void*)PerCpuLayout.LocalAddress(handle);
 

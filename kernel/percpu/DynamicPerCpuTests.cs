@@ -34,22 +34,11 @@ namespace Percy.Kernel.Percpu
         static bool Same(Snapshot x, Snapshot y) => x.Allocs == y.Allocs && x.Frees == y.Frees && x.Live == y.Live
             && x.LiveBytes == y.LiveBytes && x.Chunks == y.Chunks && x.Populated == y.Populated;
 
-        // Pages mapped in CPU cpu's unit over every chunk index in use, by walking its page tables.
-        static ulong MappedPages(int cpu)
-        {
-            PerCpuAllocator a = DynamicPerCpu.Allocator;
-            ulong mapped = 0;
-            for (int k = 0; k < a.ChunkIndexLimit; k++)
-                for (ulong off = 0; off < a.UnitVm; off += Page)
-                    if (KernelPageTables.Kernel.Translate(PerCpuLayout.UnitBase(cpu) + (ulong)k * a.UnitVm + off, out _, out _)) mapped++;
-            return mapped;
-        }
-
         static void ExpectPagesMatchTables(TestContext* t)
         {
             int wrong = 0;
             for (int cpu = 0; cpu < FirstChunk.Layout.Units; cpu++)
-                if (MappedPages(cpu) != DynamicPerCpu.Allocator.PopulatedPages) wrong++;
+                if (DynamicPerCpu.MappedPages(cpu) != DynamicPerCpu.Allocator.PopulatedPages) wrong++;
             t->ExpectEqual((ulong)wrong, 0, "units whose mapped pages differ from the allocator's populated pages");
         }
 

@@ -3,16 +3,12 @@
 // per-CPU data really costs, which only grows when something is stored there.
 // `percpu stats|alloc|free|bench` drive the dynamic allocator (DynamicPerCpu).
 using Percy.Kernel.Arch;
-using Percy.Kernel.Mm;
 using Percy.Kernel.Shell;
-using Percy.Kernel.Smp;
 
 namespace Percy.Kernel.Percpu
 {
     internal static unsafe class PerCpuCommands
     {
-        const ulong Page = AddressSpace.PageSize;
-
         const ulong DefaultAlign = 8;
         const ulong BenchSize = 8;
 
@@ -91,15 +87,7 @@ namespace Percy.Kernel.Percpu
             Console.Console.WriteLine($"this cpu's unit is also at 0x{PerCpuLayout.LocalBase:x16} (the local window)");
             Console.Console.WriteLine($"{"cpu",4} {"unit base",-18} {"mapped pages",12}");
             for (int cpu = 0; cpu < layout.Units; cpu++)
-                Console.Console.WriteLine($"{cpu,4} 0x{layout.UnitBase(cpu):x16} {MappedPages(layout.UnitBase(cpu), layout.UnitVm),12}");
-        }
-
-        static ulong MappedPages(ulong start, ulong size)
-        {
-            ulong mapped = 0;
-            for (ulong va = start; va < start + size; va += Page)
-                if (KernelPageTables.Kernel.Translate(va, out _, out _)) mapped++;
-            return mapped;
+                Console.Console.WriteLine($"{cpu,4} 0x{layout.UnitBase(cpu):x16} {DynamicPerCpu.MappedPages(cpu),12}");
         }
     }
 }
