@@ -6,7 +6,6 @@ namespace Percy.Build;
 /// After the link: every name in kernel/modules/KernelExportTable.cs is a global symbol of
 /// percy.elf of its kind — a function in .text, a data object outside it, a per-CPU variable
 /// in .data..percpu — so the loader never promises a module a symbol the kernel lacks.
-/// Names the module loader will define (ByLoader) may be missing until it is in the tree.
 /// </summary>
 internal static class KernelExportCheck
 {
@@ -26,11 +25,7 @@ internal static class KernelExportCheck
         {
             if (!globals.TryGetValue(export.Name, out ElfSymbol? symbol))
             {
-                if (!export.ByLoader)
-                {
-                    problems.Add($"{export.Name}: not a global symbol of the kernel");
-                }
-
+                problems.Add($"{export.Name}: not a global symbol of the kernel");
                 continue;
             }
 

@@ -37,5 +37,10 @@ namespace Percy.Kernel
 
         // Returns memory to the kernel heap; false for boot-arena or foreign pointers.
         public static bool Free(void* p) => KernelHeap.Ready && KernelHeap.Free(p);
+
+        // Deletes an object (or array) made by `new`: Percy has no garbage collector, so code
+        // that makes objects over and over (the module loader's per-load tables) frees them,
+        // or the heap would grow with every load. The caller must hold the only reference.
+        public static bool FreeObject(object o) => o != null && Free(*(void**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref o));
     }
 }

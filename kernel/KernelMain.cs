@@ -59,6 +59,7 @@ namespace Percy.Kernel
             KernelPageTables.UsePageAllocator();
             KernelHeap.Init();
             Percpu.DynamicPerCpu.Init();
+            Modules.ModuleLoader.Init();
             Gdt.MoveInterruptStacks();
             Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
             Hpet.Init();
@@ -79,6 +80,7 @@ namespace Percy.Kernel
             Percpu.DynamicPerCpuTests.Register();
             Smp.SmpCommands.Register();
             Smp.SmpTests.Register();
+            Modules.ModuleCommands.Register();
 
             Log.Info($"percy: ready cpus={Smp.Cpus.OnlineCount} possible={Smp.Cpus.PossibleCount} boot_ms={Clock.MillisecondsSinceBoot()}");
             Shell.Shell.Run();

@@ -23,6 +23,7 @@ namespace Percy.Kernel
         static ElfSymbolTable s_symbols;
 
         public static void SetSymbolTable(ElfSymbolTable symbols) => s_symbols = symbols;
+        public static ElfSymbolTable SymbolTable => s_symbols;
 
         public static void Fail(string reason) => Fail($"{reason}");
 

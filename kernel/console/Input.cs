@@ -45,6 +45,18 @@ namespace Percy.Kernel.Console
             }
         }
 
+        // True (and the byte taken) when the next input byte is `b`: a long command (rmmod
+        // --wait) can stop on Ctrl-C without eating input typed ahead for the shell.
+        public static bool TakeInterrupt(byte b)
+        {
+            Cpu.DisableInterrupts();
+            DrainSerial();
+            bool hit = s_tail != s_head && s_ring[s_tail % RingSize] == b;
+            if (hit) s_tail++;
+            Cpu.EnableInterrupts();
+            return hit;
+        }
+
         static void OnSerialInterrupt() => DrainSerial();
 
         static void DrainSerial()

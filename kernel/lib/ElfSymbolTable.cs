@@ -11,6 +11,7 @@ namespace Percy.Kernel
         const int SectionHeaderSize = 64;           // sizeof(Elf64_Shdr)
         const int SymbolSize = 24;                  // sizeof(Elf64_Sym)
         const byte TypeFunction = 2;                // STT_FUNC
+        const ushort SectionUndefined = 0;          // SHN_UNDEF
 
         byte* _symbols;
         ulong _symbolCount;
@@ -58,6 +59,26 @@ namespace Percy.Kernel
                 return true;
             }
             error = "no symbol table";
+            return false;
+        }
+
+        // The value of the first defined symbol with this name (any type): the module loader
+        // takes the kernel's exports from here.
+        public bool TryFind(string name, out ulong value)
+        {
+            value = 0;
+            for (ulong i = 0; i < _symbolCount; i++)
+            {
+                byte* sym = _symbols + i * SymbolSize;
+                uint nameOffset = *(uint*)sym;
+                if (*(ushort*)(sym + 6) == SectionUndefined || nameOffset >= _stringsSize || _stringsSize - nameOffset <= (ulong)name.Length) continue;
+                byte* candidate = _strings + nameOffset;
+                int k = 0;
+                while (k < name.Length && candidate[k] == name[k]) k++;
+                if (k < name.Length || candidate[k] != 0) continue;
+                value = *(ulong*)(sym + 8);
+                return true;
+            }
             return false;
         }
 

@@ -8,7 +8,10 @@
 //   385..399    0xFFFFC08000000000      never mapped: a write here always faults (tests, `panic`)
 //   400..407    0xFFFFC80000000000      per-CPU units: CPU c's unit at PerCpuBase + c * unit_vm
 //   508         0xFFFFFE0000000000      per-CPU local window: each CPU's own unit, private slot
-//   511         0xFFFFFFFF80000000      kernel image (-2 GiB), then modules (within +-2 GiB of it)
+//   511         0xFFFFFFFF80000000      kernel image (-2 GiB, at most 512 MiB)
+//               0xFFFFFFFFA0000000      module images, 1520 MiB (ModuleArea; Linux's MODULES_VADDR):
+//                                       within +-2 GiB of the kernel for PC32, and in the top
+//                                       2 GiB for gcc's -mcmodel=kernel R_X86_64_32S
 //
 // Each CPU has its own PML4. All kernel-half slots except the local window point at the
 // same PDPTs, created at boot, so a mapping made by one CPU is seen by all without
@@ -46,6 +49,8 @@ namespace Percy.Kernel.Mm
 
         public const int KernelImageSlot = 511;
         public const ulong KernelImageBase = 0xFFFFFFFF80000000;
+        public const ulong ModulesBase = 0xFFFFFFFFA0000000;
+        public const ulong ModulesEnd = 0xFFFFFFFFFF000000;    // the last 16 MiB stay unmapped
 
         public static int SlotOf(ulong virt) => (int)(virt >> 39 & 511);
     }

@@ -114,6 +114,22 @@ namespace Percy.Kernel.Mm
             return removed;
         }
 
+        // Gives the 4 KiB pages mapped in [virt, virt+size) new protection flags (the
+        // loader maps a module writable to fill it, then makes its text read-only and
+        // executable); returns how many pages changed. The caller flushes the TLB.
+        public ulong Protect(ulong virt, ulong size, ulong flags)
+        {
+            ulong changed = 0;
+            for (ulong off = 0; off < size; off += AddressSpace.PageSize)
+            {
+                ulong* e = Walk(virt + off, out int level);
+                if (e == null || level != 0) continue;
+                *e = (*e & PageFlags.AddressMask) | flags | PageFlags.Present;
+                changed++;
+            }
+            return changed;
+        }
+
         // The leaf entry mapping virt and its level (0: 4 KiB, 1: 2 MiB, 2: 1 GiB), or null.
         public ulong* Walk(ulong virt, out int level)
         {

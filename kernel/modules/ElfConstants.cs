@@ -77,6 +77,8 @@ namespace Percy.Kernel.Modules
 
         // The per-CPU section of a module (and of the kernel): not part of the module image.
         public const string PerCpuSectionName = ".data..percpu";
+        public const string ModInfoSectionName = ".modinfo";
+        public const string ExportsSectionName = ".percy_exports";
 
         // The linker-defined symbol for the GOT's address (gcc -fpic objects name it even
         // when nothing references it); the relocator gives it the module's own GOT.

@@ -92,6 +92,7 @@ namespace Percy.Kernel.Modules
         uint _symbolCount;
         uint _firstGlobal;          // symtab sh_info
         int _perCpu = -1;
+        int[] _order;               // CheckOverlaps' sort, kept for Release
 
         ElfRelocatable(byte* data, ulong length)
         {
@@ -159,6 +160,44 @@ namespace Percy.Kernel.Modules
             length = 0;
             if (index >= _symbolCount) return null;
             return StringAt(Section(_strings), Symbol(index).Name, out length);
+        }
+
+        // The first section with this name, or -1.
+        public int FindSection(string name)
+        {
+            for (int i = 1; i < _sectionCount; i++)
+                if (SectionNameIs(i, name)) return i;
+            return -1;
+        }
+
+        // The global (or weak) symbol defined in this module under the `length` bytes at
+        // `name`, or 0: how the loader finds entry points and exports.
+        public uint FindDefinedGlobal(byte* name, int length)
+        {
+            for (uint i = _firstGlobal; i < _symbolCount; i++)
+            {
+                if (Symbol(i).SectionIndex == Elf.SHN_UNDEF) continue;
+                byte* candidate = SymbolName(i, out int n);
+                if (n != length) continue;
+                int k = 0;
+                while (k < length && candidate[k] == name[k]) k++;
+                if (k == length) return i;
+            }
+            return 0;
+        }
+
+        public uint FindDefinedGlobal(string name)
+        {
+            for (uint i = _firstGlobal; i < _symbolCount; i++)
+            {
+                if (Symbol(i).SectionIndex == Elf.SHN_UNDEF) continue;
+                byte* candidate = SymbolName(i, out int n);
+                if (n != name.Length) continue;
+                int k = 0;
+                while (k < n && candidate[k] == name[k]) k++;
+                if (k == n) return i;
+            }
+            return 0;
         }
 
         public bool IsUndefined(uint index)
@@ -310,19 +349,26 @@ namespace Percy.Kernel.Modules
 
         // ---- Validation ----
 
+        // elf is set even on failure (null only without a file), so that the kernel can
+        // Release it; its accessors mean something only after success.
         public static bool TryParse(byte* data, ulong length, out ElfRelocatable elf, out ElfError error)
         {
             elf = null;
             error = default;
             if (data == null && length != 0) return error.Fail($"header: no file");
             var e = new ElfRelocatable(data, length);
-            if (!e.CheckHeader(ref error)) return false;
-            if (!e.CheckSections(ref error)) return false;
-            if (!e.CheckOverlaps(ref error)) return false;
-            if (!e.CheckSymbols(ref error)) return false;
-            if (!e.CheckRelocations(ref error)) return false;
             elf = e;
-            return true;
+            return e.CheckHeader(ref error) && e.CheckSections(ref error) && e.CheckOverlaps(ref error)
+                && e.CheckSymbols(ref error) && e.CheckRelocations(ref error);
+        }
+
+        // Hands this object and the arrays it made to `free` (the kernel has no garbage
+        // collector: Heap.FreeObject). Not to be used afterwards.
+        public void Release(delegate*<object, void> free)
+        {
+            free(_order);
+            _order = null;
+            free(this);
         }
 
         bool CheckHeader(ref ElfError error)
@@ -444,7 +490,7 @@ namespace Percy.Kernel.Modules
         // of every piece before it.
         bool CheckOverlaps(ref ElfError error)
         {
-            int[] order = new int[_sectionCount + 2];
+            int[] order = _order = new int[_sectionCount + 2];
             int n = 0;
             order[n++] = HeaderRange;
             order[n++] = SectionTableRange;

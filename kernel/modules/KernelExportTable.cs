@@ -6,7 +6,7 @@
 // tag 9, already read for panic call traces): a function's or data object's address, and
 // for a per-CPU variable its offset in every CPU's unit (.data..percpu is linked at 0).
 //
-// Checked three ways: the build fails if a name not marked ByLoader is missing from
+// Checked three ways: the build fails if a name is missing from
 // percy.elf (build/KernelExportCheck.cs) or if a module needs a symbol that is neither
 // here nor exported by another module (build/ModulesBuild.cs); the host test
 // ModuleObjectTests reads the produced .kmod files and checks the same.
@@ -28,14 +28,10 @@ namespace Percy.Kernel.Modules
     {
         public readonly string Name;
         public readonly KernelExportKind Kind;
-        // Defined by the module loader (kernel/modules/, to come), not yet in percy.elf.
-        public readonly bool ByLoader;
-
-        public KernelExport(string name, KernelExportKind kind, bool byLoader = false)
+        public KernelExport(string name, KernelExportKind kind)
         {
             Name = name;
             Kind = kind;
-            ByLoader = byLoader;
         }
 
         public bool IsValid => Name != null;
@@ -62,11 +58,11 @@ namespace Percy.Kernel.Modules
             10 => new("percy_atomic_cmpxchg32", KernelExportKind.Function),    // trampoline.asm
             11 => new("percy_pause", KernelExportKind.Function),               // cpu.asm
 
-            // Module references (seed 004): the loader's per-CPU reference counts.
-            12 => new("percy_find_module", KernelExportKind.Function, byLoader: true),
-            13 => new("percy_try_module_get", KernelExportKind.Function, byLoader: true),
-            14 => new("percy_module_put", KernelExportKind.Function, byLoader: true),
-            15 => new("percy_module_refcount", KernelExportKind.Function, byLoader: true),
+            // Module references (seed 004): ModuleList.cs and ModuleRefcount.cs.
+            12 => new("percy_find_module", KernelExportKind.Function),
+            13 => new("percy_try_module_get", KernelExportKind.Function),
+            14 => new("percy_module_put", KernelExportKind.Function),
+            15 => new("percy_module_refcount", KernelExportKind.Function),
 
             // What gcc may call in freestanding code (a C module): KernelExports.cs.
             16 => new("memset", KernelExportKind.Function),

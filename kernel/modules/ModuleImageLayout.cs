@@ -98,6 +98,16 @@ namespace Percy.Kernel.Modules
             _gotSlot = new int[elf.SymbolCount];
         }
 
+        // Hands this object and its arrays to `free` (Heap.FreeObject in the kernel: no GC).
+        // The ElfRelocatable is the caller's to release. Not to be used afterwards.
+        public void Release(delegate*<object, void> free)
+        {
+            free(_region);
+            free(_offset);
+            free(_gotSlot);
+            free(this);
+        }
+
         public ModuleRegion Region(int section)
             => section >= 0 && section < _region.Length ? _region[section] : ModuleRegion.None;
 
@@ -199,6 +209,7 @@ namespace Percy.Kernel.Modules
 
         static bool IsPowerOfTwo(ulong x) => x != 0 && (x & (x - 1)) == 0;
 
+        // layout is set even on failure once it exists, so that the kernel can Release it.
         public static bool TryBuild(ElfRelocatable elf, ulong pageSize, out ModuleImageLayout layout, out ElfError error)
         {
             layout = null;
@@ -206,6 +217,7 @@ namespace Percy.Kernel.Modules
             if (elf == null) return error.Fail($"layout: no module");
             if (!IsPowerOfTwo(pageSize) || pageSize > MaxImageSize) return error.Fail($"layout: page size 0x{pageSize:x} is not a power of two");
             var l = new ModuleImageLayout(elf);
+            layout = l;
             l._pageSize = pageSize;
             ulong text = 0, rodata = 0, data = 0;
             for (int i = 1; i < elf.SectionCount; i++)
@@ -275,7 +287,6 @@ namespace Percy.Kernel.Modules
             l.DataSize = data;
             if (l.TextMappedSize + l.ReadOnlyMappedSize > MaxImageSize || l.ImageSize > MaxImageSize)
                 return error.Fail($"layout: the module image (0x{text:x} + 0x{rodata:x} + 0x{data:x} bytes) is larger than 1 GiB");
-            layout = l;
             return true;
         }
     }

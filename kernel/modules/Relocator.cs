@@ -89,6 +89,17 @@ namespace Percy.Kernel.Modules
                 if (_elf.IsUndefined(i)) _undefined[undefined++] = i;
         }
 
+        // Hands this object and its arrays to `free` (Heap.FreeObject in the kernel: no GC).
+        // Not to be used afterwards.
+        public void Release(delegate*<object, void> free)
+        {
+            free(_value);
+            free(_kind);
+            free(_undefined);
+            free(_externalPerCpu);
+            free(this);
+        }
+
         // The module's undefined symbols (symbol indexes; ElfRelocatable.SymbolName gives the name).
         public int UndefinedCount => _undefined.Length;
         public uint UndefinedSymbol(int k) => k >= 0 && k < _undefined.Length ? _undefined[k] : 0;

@@ -181,6 +181,13 @@ namespace System.Runtime.CompilerServices
         public static unsafe int OffsetToStringData => sizeof(IntPtr) + sizeof(int);
     }
 
+    // ILC supplies the body of an [Intrinsic] method of this type (AsPointer: the reference
+    // as a pointer). The kernel uses it to delete objects explicitly: Heap.FreeObject.
+    public static unsafe class Unsafe
+    {
+        [Intrinsic] public static void* AsPointer<T>(ref T value) { Internal.Runtime.RuntimeFailure.Fail("Unsafe.AsPointer not expanded"); return null; }
+    }
+
     public enum MethodImplOptions
     {
         NoInlining = 0x0008,

@@ -41,6 +41,11 @@ namespace Percy.Kernel.Smp
         public int* CallDone;                         // counter to increment when done, or null
         public ulong CallsHandled;
 
+        // Work queued to run in this CPU's idle loop with interrupts on (SmpCall.QueueWork):
+        // set by the call IPI's handler, cleared when the work returns.
+        public delegate*<void*, void> WorkFunction;
+        public void* WorkArgument;
+
         public static PerCpu* Create(int number, uint apicId)
         {
             var p = (PerCpu*)Heap.Allocate((ulong)sizeof(PerCpu));

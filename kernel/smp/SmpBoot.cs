@@ -199,7 +199,8 @@ namespace Percy.Kernel.Smp
 
         // First C# code on an AP: percy_ap_entry has loaded the CPU's own PML4 (whose
         // local window is this CPU's unit) and its stack. Set GS, load the GDT/TSS and IDT, enable the LAPIC, go online, then idle
-        // with interrupts on (hlt: idle CPUs must not spin; an IPI wakes them).
+        // with interrupts on (hlt: idle CPUs must not spin; an IPI wakes them), running any
+        // work queued for this CPU (SmpCall.QueueWork).
         [RuntimeExport("ApMain")]
         static void ApMain(PerCpu* cpu)
         {
@@ -212,7 +213,11 @@ namespace Percy.Kernel.Smp
                 Log.Warn($"smp: warning: cpu {cpu->Number} expected APIC id {cpu->ApicId}, runs with {apicId}");
             cpu->ArrivalMs = Clock.MillisecondsSinceBoot();
             Cpus.MarkOnline(cpu);
-            for (;;) Cpu.WaitForInterrupt();
+            for (;;)
+            {
+                SmpCall.RunQueuedWork();
+                Cpu.WaitForInterrupt();
+            }
         }
     }
 }

@@ -52,6 +52,45 @@ namespace Percy.Kernel.Smp
             return true;
         }
 
+        // Queues fn(arg) to run on another online CPU's idle loop with interrupts ON, for
+        // long work that must itself take cross-CPU calls (the module refcount storm test:
+        // gets and puts while another CPU's rmmod synchronises with every CPU). Only the
+        // APs idle in RunQueuedWork; false for the calling CPU, the boot CPU, a CPU that is
+        // not online, or one whose earlier work has not finished.
+        public static bool QueueWork(int cpu, delegate*<void*, void> fn, void* arg)
+        {
+            if (cpu <= 0 || cpu == Cpus.ThisCpu || cpu >= Cpus.NrCpuIds || !Cpus.Online.Has(cpu) || fn == null) return false;
+            PerCpu* target = Cpus.Area(cpu);
+            if (target->WorkFunction != null) return false;
+            QueuedWork work = new QueuedWork { Function = fn, Argument = arg };
+            Call(cpu, &SetWork, &work, true);
+            return true;
+        }
+
+        // True while work queued on `cpu` has not returned.
+        public static bool WorkPending(int cpu) => cpu > 0 && cpu < Cpus.NrCpuIds && Cpus.Area(cpu)->WorkFunction != null;
+
+        struct QueuedWork { public delegate*<void*, void> Function; public void* Argument; }
+
+        static void SetWork(void* arg)
+        {
+            PerCpu* self = Cpus.ThisArea;
+            self->WorkArgument = ((QueuedWork*)arg)->Argument;
+            self->WorkFunction = ((QueuedWork*)arg)->Function;
+        }
+
+        // An AP's idle loop, interrupts off: runs queued work with interrupts on.
+        public static void RunQueuedWork()
+        {
+            PerCpu* self = Cpus.ThisArea;
+            delegate*<void*, void> fn = self->WorkFunction;
+            if (fn == null) return;
+            Cpu.EnableInterrupts();
+            fn(self->WorkArgument);
+            Cpu.DisableInterrupts();
+            self->WorkFunction = null;
+        }
+
         static void RunHere(delegate*<void*, void> fn, void* arg)
         {
             ulong flags = Irq.Save();

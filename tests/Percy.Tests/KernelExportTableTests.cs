@@ -51,7 +51,6 @@ public class KernelExportTableTests
         for (int i = 0; i < KernelExportTable.Count; i++)
         {
             KernelExport export = KernelExportTable.At(i);
-            if (export.ByLoader) continue;
             Assert.True(elf.Symbols.TryGetValue(export.Name, out ElfFile.Symbol symbol) && symbol.Bind == ElfFile.BindGlobal,
                 $"{export.Name} is not a global symbol of percy.elf");
             string section = elf.SectionOf(symbol);
