@@ -46,7 +46,7 @@ namespace Percy.Kernel.Modules
         static void Rmmod(ShellArguments* args)
         {
             bool wait = args->Count == 3 && args->Is(1, WaitOption);
-            if (args->Count != 2 && !wait)
+            if (args->Count != 2 && !wait || args->Count == 2 && args->Is(1, WaitOption))
             {
                 Shell.Shell.Error(args, "usage: rmmod [--wait] NAME");
                 return;
