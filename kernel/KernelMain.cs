@@ -81,6 +81,7 @@ namespace Percy.Kernel
             Smp.SmpCommands.Register();
             Smp.SmpTests.Register();
             Modules.ModuleCommands.Register();
+            Modules.ModuleTests.Register();
 
             Log.Info($"percy: ready cpus={Smp.Cpus.OnlineCount} possible={Smp.Cpus.PossibleCount} boot_ms={Clock.MillisecondsSinceBoot()}");
             Shell.Shell.Run();

@@ -55,7 +55,7 @@ namespace Percy.Kernel.Modules
             Module m = ModuleList.Find(args->Word(n), args->WordLength(n));
             ElfError error = default;
             if (m == null) error.Fail($"not loaded (lsmod lists the loaded modules)");
-            else if (ModuleLoader.Unload(m, wait, out error))
+            else if (ModuleLoader.Unload(m, wait ? &Waiting : null, out error))
             {
                 TextLine line = $"rmmod: ";
                 line.AppendBytes(args->Word(n), args->WordLength(n));
@@ -64,6 +64,14 @@ namespace Percy.Kernel.Modules
                 return;
             }
             Fail(args, n, error);
+        }
+
+        static void Waiting(Module m, long count)
+        {
+            TextLine line = $"rmmod: ";
+            m.Name.AppendTo(ref line);
+            line.AppendFormatted($": waiting for refcnt={count} to reach 0 (Ctrl-C gives up)");
+            Console.Console.WriteLine(line);
         }
 
         // NAME core=<image bytes> percpu=<per-CPU bytes, per CPU> refcnt=<n> deps=<a,b or ->

@@ -261,9 +261,10 @@ namespace Percy.Kernel.Modules
             Heap.FreeObject(m);
         }
 
-        // rmmod. wait: keep the module going and wait for its count to reach 0 (Ctrl-C on
-        // the console gives up). True when it was unloaded; else the reason is in `error`.
-        public static bool Unload(Module m, bool wait, out ElfError error)
+        // rmmod. waiting: null to refuse a busy module; else it is told the count once, and
+        // Unload keeps the module going and waits for the count to reach 0 (Ctrl-C on the
+        // console gives up). True when it was unloaded; else the reason is in `error`.
+        public static bool Unload(Module m, delegate*<Module, long, void> waiting, out ElfError error)
         {
             error = default;
             if (m.UsedBy > 0)
@@ -276,12 +277,9 @@ namespace Percy.Kernel.Modules
             r->Going = 1;
             SmpCall.Call(SmpCall.AllCpus, &Synchronise, null, true);
             long count = ModuleRefcount.Sum(r);
-            if (count != 0 && wait)
+            if (count != 0 && waiting != null)
             {
-                TextLine line = $"rmmod: ";
-                m.Name.AppendTo(ref line);
-                line.AppendFormatted($": waiting for refcnt={count} to reach 0 (Ctrl-C gives up)");
-                Console.Console.WriteLine(line);
+                waiting(m, count);
                 while ((count = ModuleRefcount.Sum(r)) != 0 && !Input.TakeInterrupt(CtrlC)) Sleep(WaitPollMs);
             }
             if (count != 0)
