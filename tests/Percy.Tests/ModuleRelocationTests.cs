@@ -218,6 +218,37 @@ public unsafe class ModuleRelocationTests
         Assert.Equal(symbols.Count, h.Relocator.UndefinedCount);
     }
 
+    // The modules the build produces, C# and C: each laid out, relocated (its per-CPU
+    // template too) and identical to GNU ld's link of it at the same addresses. Undefined
+    // per-CPU symbols (the kernel's Magic, counter's export) resolve to per-CPU offsets.
+    [Theory]
+    [InlineData("hello")]
+    [InlineData("counter")]
+    [InlineData("counter_user")]
+    [InlineData("bigarray")]
+    [InlineData("refhold")]
+    [InlineData("cmod")]
+    public void BuiltModuleMatchesGnuLd(string name)
+    {
+        const string PerCpuPrefix = "per_cpu__";
+        const ulong ExternalPerCpuOffsets = 0x8000;
+        string obj = Path.Combine(Root(), "iso", "out", "modules", name + ".kmod");
+        Assert.True(File.Exists(obj), $"{obj} is missing: run ./build.sh modules first");
+        var symbols = new Dictionary<string, ulong>();
+        var resolver = new DictionaryResolver();
+        ulong nextAddress = ModuleSources.KernelBase, nextOffset = ExternalPerCpuOffsets;
+        foreach (var s in PatchableElf.Load(obj).Symbols.Where(s => s.Index > 0 && s.Shndx == 0))
+        {
+            bool perCpu = s.Name.StartsWith(PerCpuPrefix, StringComparison.Ordinal);
+            symbols[s.Name] = perCpu ? nextOffset += 8 : nextAddress += 0x40;
+            resolver.Add(s.Name, symbols[s.Name], perCpu);
+        }
+        string error = ModuleHarness.Load(File.ReadAllBytes(obj), ModuleSources.ImageBase, ModuleSources.PerCpuOffset, resolver, out var h);
+        Assert.True(error == null, $"{name}.kmod: {error}");
+        Assert.Equal(symbols.Count, h.Relocator.UndefinedCount);
+        CompareWithLd(obj, h, LinkWithLd(obj, h, symbols));
+    }
+
     [Fact]
     public void LayoutIsWxorXAndAligned()
     {
