@@ -41,6 +41,11 @@ namespace Percy.Kernel
         // Deletes an object (or array) made by `new`: Percy has no garbage collector, so code
         // that makes objects over and over (the module loader's per-load tables) frees them,
         // or the heap would grow with every load. The caller must hold the only reference.
-        public static bool FreeObject(object o) => o != null && Free(*(void**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref o));
+        // Only for objects made after the kernel heap started (the boot arena never frees).
+        public static void FreeObject(object o)
+        {
+            if (o != null && !Free(*(void**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref o)))
+                Panic.Fail("FreeObject: not an object of the kernel heap");
+        }
     }
 }

@@ -172,7 +172,12 @@ namespace Percy.Kernel.Modules
 
         // The global (or weak) symbol defined in this module under the `length` bytes at
         // `name`, or 0: how the loader finds entry points and exports.
-        public uint FindDefinedGlobal(byte* name, int length)
+        public uint FindDefinedGlobal(byte* name, int length) => FindDefinedGlobal(name, length, null);
+
+        public uint FindDefinedGlobal(string name) => FindDefinedGlobal(null, name.Length, name);
+
+        // By bytes, or by `text` when it is not null: an entry point's name is a string literal.
+        uint FindDefinedGlobal(byte* name, int length, string text)
         {
             for (uint i = _firstGlobal; i < _symbolCount; i++)
             {
@@ -180,22 +185,8 @@ namespace Percy.Kernel.Modules
                 byte* candidate = SymbolName(i, out int n);
                 if (n != length) continue;
                 int k = 0;
-                while (k < length && candidate[k] == name[k]) k++;
+                while (k < length && candidate[k] == (text == null ? name[k] : (byte)text[k])) k++;
                 if (k == length) return i;
-            }
-            return 0;
-        }
-
-        public uint FindDefinedGlobal(string name)
-        {
-            for (uint i = _firstGlobal; i < _symbolCount; i++)
-            {
-                if (Symbol(i).SectionIndex == Elf.SHN_UNDEF) continue;
-                byte* candidate = SymbolName(i, out int n);
-                if (n != name.Length) continue;
-                int k = 0;
-                while (k < n && candidate[k] == name[k]) k++;
-                if (k == n) return i;
             }
             return 0;
         }
@@ -366,7 +357,7 @@ namespace Percy.Kernel.Modules
         // collector: Heap.FreeObject). Not to be used afterwards.
         public void Release(delegate*<object, void> free)
         {
-            free(_order);
+            if (_order != null) free(_order);
             _order = null;
             free(this);
         }

@@ -105,7 +105,7 @@ namespace Percy.Kernel.Modules
             if (!FindFile(args, 1, out byte* file, out ulong length)) return;
             if (!ElfRelocatable.TryParse(file, length, out ElfRelocatable elf, out ElfError error))
             {
-                if (elf != null) elf.Release(&FreeObject);
+                if (elf != null) elf.Release(&Heap.FreeObject);
                 Fail(args, 1, error);
                 return;
             }
@@ -126,10 +126,8 @@ namespace Percy.Kernel.Modules
                 if (equals < n) ElfRelocatable.AppendName(ref line, text + equals + 1, n - equals - 1);
                 Console.Console.WriteLine(line);
             }
-            elf.Release(&FreeObject);
+            elf.Release(&Heap.FreeObject);
         }
-
-        static void FreeObject(object o) => Heap.FreeObject(o);
 
         // The boot module NAME.kmod for word i; false (and the error printed) if there is none.
         static bool FindFile(ShellArguments* args, int i, out byte* file, out ulong length)

@@ -47,8 +47,6 @@ namespace Percy.Kernel.Modules
             public byte* Template;
         }
 
-        static void FreeObject(object o) => Heap.FreeObject(o);
-
         public static void Init()
         {
             ModuleMemory.Init();
@@ -237,9 +235,9 @@ namespace Percy.Kernel.Modules
 
         static void ReleaseWork(ref Work w)
         {
-            if (w.Relocator != null) w.Relocator.Release(&FreeObject);
-            if (w.Layout != null) w.Layout.Release(&FreeObject);
-            if (w.Elf != null) w.Elf.Release(&FreeObject);
+            if (w.Relocator != null) w.Relocator.Release(&Heap.FreeObject);
+            if (w.Layout != null) w.Layout.Release(&Heap.FreeObject);
+            if (w.Elf != null) w.Elf.Release(&Heap.FreeObject);
             if (w.Symbols != null) w.Symbols.Release();
             if (w.Template != null) Heap.Free(w.Template);
             w = default;
