@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using Percy.Kernel;
+using Percy.Tests.Support;
 using Xunit;
 
 namespace Percy.Tests;
@@ -12,18 +13,7 @@ namespace Percy.Tests;
 // it: section headers whose .symtab/.strtab addresses point at loaded copies.
 public unsafe class ElfSymbolTableTests
 {
-    static string KernelElf()
-    {
-        string path = Environment.GetEnvironmentVariable("PERCY_ELF");
-        if (string.IsNullOrEmpty(path))
-        {
-            string dir = AppContext.BaseDirectory;
-            while (dir != null && !File.Exists(Path.Combine(dir, "build.sh"))) dir = Path.GetDirectoryName(dir);
-            path = Path.Combine(dir, "iso", "out", "percy.elf");
-        }
-        Assert.True(File.Exists(path), $"{path} is missing: run ./build.sh kernel first");
-        return path;
-    }
+    static string KernelElf() => BuiltModules.KernelElf();
 
     // Loads the file into unmanaged memory and rewrites each section's address to
     // where its bytes are (what the boot loader does for non-allocated sections).

@@ -93,6 +93,25 @@ namespace Percy.Tests.Support
             return r;
         }
 
+        // A copy whose section `index` holds `contents` instead: the bytes are appended at
+        // the end of the file (8-aligned) and the section header points there, so nothing
+        // else moves and no two pieces of the file overlap. The new bytes end the file.
+        public byte[] WithSectionContents(int index, byte[] contents)
+        {
+            const int Alignment = 8;
+            int at = (Bytes.Length + Alignment - 1) & ~(Alignment - 1);
+            var c = new byte[at + contents.Length];
+            Bytes.CopyTo(c, 0);
+            contents.CopyTo(c, at);
+            c = Patch(c, ShdrOffset(index) + ShOffsetField, (ulong)at, 8);
+            return Patch(c, ShdrOffset(index) + ShSizeField, (ulong)contents.Length, 8);
+        }
+
+        public byte[] WithSectionContents(string name, byte[] contents) => WithSectionContents(SectionIndex(name), contents);
+
+        // Field offsets in an Elf64_Shdr.
+        public const int ShOffsetField = 24, ShSizeField = 32;
+
         public static byte[] Patch(byte[] b, int offset, ulong value, int width)
         {
             var c = (byte[])b.Clone();
