@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using Percy.Harness;
 using Xunit;
@@ -181,6 +182,57 @@ public class ModuleTests
         Assert.Equal("not loaded (lsmod lists the loaded modules)", Refused(m, "rmmod", "counter"));
         AssertSameState(before, State(m), "the refused and the successful unloads");
         Assert.Empty(Lsmod(m));
+    }
+
+    [Fact]
+    public void Failed_loads_and_bad_commands_leave_nothing_behind_at_smp8()
+    {
+        using var m = Boot(Cpus);
+        WarmUp(m);
+        var before = State(m);
+
+        // Init fails after the module was linked, per-CPU memory and all: the module says why,
+        // the shell gives the errno, and everything the load took is given back.
+        foreach (var (name, args, said, errno) in new[]
+        {
+            ("refhold", "target=nosuchmodule", "refhold: no module named nosuchmodule", "-2 (ENOENT)"),
+            ("hello", "nosuch=1", "hello: parameter 'nosuch': unknown parameter (the module has none)", "-2 (ENOENT)"),
+            ("refhold", "gets=abc", "refhold: parameter 'gets': not a number", "-22 (EINVAL)"),
+        })
+        {
+            var o = Run(m, $"insmod {name} {args}");
+            Assert.Equal(new[] { said, $"insmod: {name}: error: percy_module_init failed: {errno}" }, o.Select(KernelContract.StripLogPrefix));
+            AssertSameState(before, State(m), $"insmod {name} {args}");
+        }
+
+        Assert.StartsWith("no no_such_module.kmod in the boot image (it has: bigarray cmod counter counter_user hello refhold",
+                          Refused(m, "insmod", "no_such_module"));
+        Assert.Equal("module names use only a-z, 0-9 and _", Refused(m, "insmod", "Bad-Name"));
+        Assert.Equal("not loaded (lsmod lists the loaded modules)", Refused(m, "rmmod", "hello"));
+        foreach (var (command, usage) in new[] { ("insmod", "insmod: error: usage: insmod NAME [key=value ...]"),
+                                                 ("rmmod", "rmmod: error: usage: rmmod [--wait] NAME"),
+                                                 ("rmmod --wait", "rmmod: error: usage: rmmod [--wait] NAME"),
+                                                 ("modinfo", "modinfo: error: usage: modinfo NAME") })
+            Assert.Equal(new[] { usage }, Run(m, command));
+        AssertSameState(before, State(m), "refused commands");
+        Assert.Empty(Lsmod(m));
+    }
+
+    // modinfo prints the file and each .modinfo string as `tag: value` (Linux's layout),
+    // checked against the strings of the module in the booted image.
+    [Fact]
+    public void Modinfo_prints_each_samples_metadata()
+    {
+        using var m = Boot(2);
+        foreach (var name in new[] { "hello", "counter", "counter_user", "bigarray", "refhold", "cmod" })
+        {
+            var elf = ModuleIn(m, name);
+            var strings = Encoding.ASCII.GetString(elf.SectionBytes(elf.SectionIndex(".modinfo"))).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            var expected = new[] { $"filename: {name}.kmod" }.Concat(strings.Select(t => t[..t.IndexOf('=')] + ": " + t[(t.IndexOf('=') + 1)..]));
+            Assert.Equal(expected, Run(m, $"modinfo {name}"));
+            Assert.Contains($"name: {name}", expected);
+        }
+        Assert.Empty(Lsmod(m));                      // modinfo reads the file; it loads nothing
     }
 
     [Fact]
