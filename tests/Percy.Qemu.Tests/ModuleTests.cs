@@ -205,6 +205,14 @@ public class ModuleTests
             AssertSameState(before, State(m), $"insmod {name} {args}");
         }
 
+        // A module that fails in init after linking against counter does not keep counter in use.
+        Insmod(m, "counter");
+        var user = Run(m, "insmod counter_user nosuch=1");
+        Assert.Equal("insmod: counter_user: error: percy_module_init failed: -2 (ENOENT)", user[^1]);
+        AssertLsmod(m, Expected(m, "counter"));
+        Assert.Single(Rmmod(m, "counter"));
+        AssertSameState(before, State(m), "a failed init of a module using counter");
+
         Assert.StartsWith("no no_such_module.kmod in the boot image (it has: bigarray cmod counter counter_user hello refhold",
                           Refused(m, "insmod", "no_such_module"));
         Assert.Equal("module names use only a-z, 0-9 and _", Refused(m, "insmod", "Bad-Name"));
