@@ -46,22 +46,26 @@ public static class ModuleShell
     public static List<string> LogOf(CommandOutput o, string module) =>
         o.Select(KernelContract.StripLogPrefix).Where(l => l.StartsWith(module + ": ", StringComparison.Ordinal)).ToList();
 
-    /// <summary>insmod that must succeed: the last line says so and nothing else came from the shell. Returns the module's log.</summary>
-    public static List<string> Insmod(QemuMachine m, string name, string args = "")
+    /// <summary>
+    /// insmod that must succeed: the last line says so and nothing else came from the shell.
+    /// Returns the module's log (lines prefixed `logName: `, by default the module's name; a C
+    /// module writes its own prefix, so a renamed copy of cmod still logs as cmod).
+    /// </summary>
+    public static List<string> Insmod(QemuMachine m, string name, string args = "", string? logName = null)
     {
         var o = Run(m, args.Length == 0 ? $"insmod {name}" : $"insmod {name} {args}");
         Assert.True(o.Count > 0 && o[^1] == $"insmod: {name} loaded", $"insmod {name} {args}:\n{o.Text}");
         Assert.DoesNotContain(o, l => l.Contains("error", StringComparison.Ordinal) || KernelContract.IsPanicLine(l));
-        return LogOf(o, name);
+        return LogOf(o, logName ?? name);
     }
 
-    /// <summary>rmmod that must succeed. Returns the module's log (its exit's lines).</summary>
-    public static List<string> Rmmod(QemuMachine m, string name, bool wait = false)
+    /// <summary>rmmod that must succeed. Returns the module's log (its exit's lines), as <see cref="Insmod"/>.</summary>
+    public static List<string> Rmmod(QemuMachine m, string name, bool wait = false, string? logName = null)
     {
         var o = Run(m, wait ? $"rmmod --wait {name}" : $"rmmod {name}");
         Assert.True(o.Count > 0 && o[^1] == $"rmmod: {name} unloaded", $"rmmod {name}:\n{o.Text}");
         Assert.DoesNotContain(o, l => l.Contains("error", StringComparison.Ordinal) || KernelContract.IsPanicLine(l));
-        return LogOf(o, name);
+        return LogOf(o, logName ?? name);
     }
 
     /// <summary>A command that must print exactly one line, `COMMAND: NAME: error: REASON`. Returns REASON.</summary>

@@ -243,6 +243,51 @@ public class ModuleTests
         Assert.Empty(Lsmod(m));                      // modinfo reads the file; it loads nothing
     }
 
+    // No module reserve and no cap below the unit: cmod with its per-CPU section grown
+    // (zero-filled) to exactly one unit loads, in a chunk of its own; 4 bytes more is refused.
+    [Fact]
+    public void A_per_cpu_section_as_large_as_a_unit_loads_and_a_larger_one_is_refused_at_smp4()
+    {
+        const int SmallCpus = 4;
+        const ulong DefaultUnitVm = 1 << 20;    // docs/percpu.md: unless percpu.unit_vm= says otherwise
+        byte[] cmod = PercyIso.ExtractFile(PercyIso.DefaultPath, $"{GrubConfig.ModulesDirectory}/cmod.kmod");
+        var directory = Directory.CreateTempSubdirectory("percy-unit-");
+        try
+        {
+            var files = new[] { ("cmod_unit", DefaultUnitVm), ("cmod_over", DefaultUnitVm + (ulong)PerCpuGranule) }.Select(f =>
+            {
+                string path = Path.Combine(directory.FullName, f.Item1 + ".kmod");
+                File.WriteAllBytes(path, Percy.Tests.Support.MalformedModules.WithPerCpuSize(cmod, f.Item1, f.Item2));
+                return path;
+            }).ToList();
+            using var m = Boot(SmallCpus, PercyIso.WithModules(files));
+            Assert.Contains(Run(m, "percpu stats"), l => l.EndsWith($" unit_vm={DefaultUnitVm}", StringComparison.Ordinal));
+            WarmUp(m);
+            // The first unit-sized load creates a second chunk, which stays (empty, with its
+            // metadata) after the unload: the allocator keeps one empty chunk, as Linux does.
+            Insmod(m, "cmod_unit");
+            Rmmod(m, "cmod_unit");
+            var before = State(m);
+            var (live, bytes) = PercpuLiveNow(m);
+
+            Assert.Equal(new[] { $"cmod: counted a call on every online CPU, and the kernel's Magic was right on each: {SmallCpus}" }, Insmod(m, "cmod_unit", logName: "cmod"));
+            var unit = Expected(m, "cmod_unit");
+            Assert.Equal((long)DefaultUnitVm, unit.PerCpu);
+            AssertLsmod(m, unit);
+            Assert.Equal((live + 2, bytes + (long)DefaultUnitVm + RefcountBytesPerCpu), PercpuLiveNow(m));
+            Assert.Equal(new[] { $"cmod: calls counted: {SmallCpus}" }, Rmmod(m, "cmod_unit", logName: "cmod"));
+
+            Assert.Equal($"its per-CPU section ({DefaultUnitVm + (ulong)PerCpuGranule} bytes) is larger than a unit (percpu.unit_vm={DefaultUnitVm})",
+                         Refused(m, "insmod", "cmod_over"));
+            AssertSameState(before, State(m), "a unit-sized per-CPU section loaded and unloaded, and a larger one refused");
+            Assert.Empty(Lsmod(m));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void Twenty_bigarray_cycles_leave_the_statistics_unchanged_at_smp8()
     {

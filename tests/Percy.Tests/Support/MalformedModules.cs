@@ -92,6 +92,20 @@ namespace Percy.Tests.Support
 
         static byte[] Patch(byte[] b, int offset, ulong value, int width) => PatchableElf.Patch(b, offset, value, width);
 
+        // The module, named NAME, with a per-CPU section of `size` zero bytes (made NOBITS, so
+        // the file stays small): how large a per-CPU section the loader takes, and refuses.
+        public static byte[] WithPerCpuSize(byte[] module, string name, ulong size)
+        {
+            var e = PatchableElf.Parse(Named(module, name));
+            int section = e.SectionIndex(PerCpuSection);
+            if (section < 0) throw new InvalidOperationException($"{name}: the module has no {PerCpuSection}");
+            return Patch(Patch(e.Bytes, e.ShdrOffset(section) + ShType, ShtNobits, 4), e.ShdrOffset(section) + ShSize, size, 8);
+        }
+
+        public const string PerCpuSection = ".data..percpu";
+        // A per-CPU section larger than any unit (the default unit is 1 MiB; percpu.unit_vm= changes it).
+        public const ulong PerCpuLargerThanAnyUnit = 2ul << 20;
+
         // The cases every module can be broken with: truncations, header fields, section
         // headers, symbols, relocations, relocation values.
         static IEnumerable<MalformedModule> Structural(string prefix, byte[] original)
@@ -234,6 +248,13 @@ namespace Percy.Tests.Support
             if (modinfoSymbol > 0)
                 yield return Case("rela_not_loaded", e => Patch(e.Bytes, first + RInfo + 4, (ulong)modinfoSymbol, 4),
                     e => $"{Label(e, ".modinfo")}, which is not loaded", CorpusStage.Relocate);
+            // A per-CPU section larger than a unit (there is no module reserve: this is the only limit).
+            if (shape.SectionIndex(PerCpuSection) >= 0)
+            {
+                string name = N("percpu_2m");
+                yield return new MalformedModule(name, WithPerCpuSize(original, name, PerCpuLargerThanAnyUnit),
+                    $"its per-CPU section ({PerCpuLargerThanAnyUnit} bytes) is larger than a unit (percpu.unit_vm=", CorpusStage.Loader);
+            }
             // An undefined symbol nothing defines.
             yield return Fixed("unknown_symbol", e => RenameSymbol(e, "percy_log", "percy_lox"), "unknown symbol percy_lox", CorpusStage.Relocate);
             // The entry points.
@@ -255,7 +276,7 @@ namespace Percy.Tests.Support
         static bool IsLoadedSection(PatchableElf e, ushort index)
         {
             const ulong Alloc = 0x2;
-            return index > 0 && index < e.Sections.Count && (e.Sections[index].Flags & Alloc) != 0 && e.Sections[index].Name != ".data..percpu";
+            return index > 0 && index < e.Sections.Count && (e.Sections[index].Flags & Alloc) != 0 && e.Sections[index].Name != PerCpuSection;
         }
 
         // .modinfo and .percy_exports: names, duplicates, exports.
