@@ -76,8 +76,8 @@ public static class PercyIso
     /// modules, as <c>./build.sh iso --add-module FILE</c> would pack them: each file in
     /// /boot/modules under its own name, with a module2 line in grub.cfg
     /// (<see cref="GrubConfig.WithModules"/>). Made with xorriso from the image under test, so
-    /// nothing is rebuilt and iso/out (which other tests read) is not touched; cached per
-    /// process and on disk by content of the base image and the files.
+    /// nothing is rebuilt and iso/out (which other tests read) is not touched; cached in this
+    /// process by content of the base image and the files (<see cref="DeleteVariant"/> when done).
     /// </summary>
     public static string WithModules(IReadOnlyList<string> files, string? baseIso = null)
     {
@@ -87,11 +87,27 @@ public static class PercyIso
         var names = paths.Select(Path.GetFileName).ToList();
         _ = GrubConfig.WithModules("multiboot2 /k\n", names!);          // bad names fail here, before xorriso
         var content = string.Join('\n', paths.Select(f => $"{Path.GetFileName(f)} {FileHash(f)}"));
-        // A newline starts the key: no command line holds one, so the keys cannot collide.
-        return s_variants.GetOrAdd((iso, "\nmodules\n" + content),
+        // A newline starts the key: no command line holds one, so the keys cannot collide. The
+        // process id makes the file this process's own, so DeleteVariant cannot pull an image
+        // from under another test process's QEMU.
+        return s_variants.GetOrAdd((iso, $"\nmodules {Environment.ProcessId}\n{content}"),
             key => new Lazy<string>(() => MakeVariant(key.Item1, key.Item2, cfg => GrubConfig.WithModules(cfg, names!),
                 paths.Select(f => (f, $"{GrubConfig.ModulesDirectory}/{Path.GetFileName(f)}")).ToList()),
                 LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    }
+
+    /// <summary>
+    /// Deletes a variant made by <see cref="WithModules"/> or <see cref="WithCmdline"/> that will
+    /// not be booted again (20 MB each; a corpus makes several), and forgets it in this process.
+    /// </summary>
+    public static void DeleteVariant(string variantIso)
+    {
+        var path = Path.GetFullPath(variantIso);
+        if (!Path.GetFileName(path).StartsWith("variant-", StringComparison.Ordinal) || Path.GetDirectoryName(path) != Path.GetFullPath(WorkDirectory))
+            throw new ArgumentException($"{variantIso} is not a variant this harness made", nameof(variantIso));
+        foreach (var entry in s_variants)
+            if (entry.Value.IsValueCreated && entry.Value.Value == path) s_variants.TryRemove(entry.Key, out _);
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>The bytes of one file in an ISO image (e.g. /boot/modules/hello.kmod), read with xorriso.</summary>

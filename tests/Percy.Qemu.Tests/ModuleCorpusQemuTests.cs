@@ -26,7 +26,7 @@ public abstract class ModuleCorpusQemuTests
     // 32 Multiboot2 modules and ignores the rest with a warning. With the font and the samples
     // already in the image, the corpus needs several boots.
     const int KernelMaxBootModules = 32;
-    const string TooManyModules = "more than 32 modules";
+    static readonly string TooManyModules = $"more than {KernelMaxBootModules} modules";
 
     // Every case `which` selects, in as few boots as the boot-module limit allows.
     protected static void RunCorpus(Func<MalformedModule, bool> which)
@@ -51,7 +51,15 @@ public abstract class ModuleCorpusQemuTests
                     File.WriteAllBytes(path, c.Bytes);
                     return path;
                 }).ToList();
-                RunBatch(PercyIso.WithModules(files, baseIso), batch);
+                string iso = PercyIso.WithModules(files, baseIso);
+                try
+                {
+                    RunBatch(iso, batch);
+                }
+                finally
+                {
+                    PercyIso.DeleteVariant(iso);
+                }
             }
         }
         finally

@@ -252,6 +252,7 @@ public class ModuleTests
         const ulong DefaultUnitVm = 1 << 20;    // docs/percpu.md: unless percpu.unit_vm= says otherwise
         byte[] cmod = PercyIso.ExtractFile(PercyIso.DefaultPath, $"{GrubConfig.ModulesDirectory}/cmod.kmod");
         var directory = Directory.CreateTempSubdirectory("percy-unit-");
+        string? iso = null;
         try
         {
             var files = new[] { ("cmod_unit", DefaultUnitVm), ("cmod_over", DefaultUnitVm + (ulong)PerCpuGranule) }.Select(f =>
@@ -260,7 +261,8 @@ public class ModuleTests
                 File.WriteAllBytes(path, Percy.Tests.Support.MalformedModules.WithPerCpuSize(cmod, f.Item1, f.Item2));
                 return path;
             }).ToList();
-            using var m = Boot(SmallCpus, PercyIso.WithModules(files));
+            iso = PercyIso.WithModules(files);
+            using var m = Boot(SmallCpus, iso);
             Assert.Contains(Run(m, "percpu stats"), l => l.EndsWith($" unit_vm={DefaultUnitVm}", StringComparison.Ordinal));
             WarmUp(m);
             // The first unit-sized load creates a second chunk, which stays (empty, with its
@@ -285,6 +287,7 @@ public class ModuleTests
         finally
         {
             directory.Delete(recursive: true);
+            if (iso != null) PercyIso.DeleteVariant(iso);
         }
     }
 
