@@ -39,6 +39,59 @@ public static class GrubConfig
         return string.Join('\n', lines);
     }
 
+    private static readonly Regex ModuleLine =
+        new(@"^(?<lead>\s*)module2[ \t]+\S+(?:[ \t]+(?<name>\S+))?", RegexOptions.CultureInvariant);
+
+    /// <summary>The file names the ISO build allows for boot modules (build/GrubConfig.cs).</summary>
+    public static readonly Regex ModuleFileName = new(@"^[A-Za-z0-9._+-]+$", RegexOptions.CultureInvariant);
+
+    /// <summary>Where the ISO build puts boot modules.</summary>
+    public const string ModulesDirectory = "/boot/modules";
+
+    /// <summary>
+    /// Returns <paramref name="grubCfg"/> with one <c>module2 /boot/modules/NAME NAME</c> line
+    /// per name (the way <c>./build.sh iso --add-module</c> writes them), after the last
+    /// module2 line, else after the multiboot2 line, with the same indentation. Throws
+    /// <see cref="ArgumentException"/> for a name the build would refuse, a name twice, or a
+    /// name the configuration already loads.
+    /// </summary>
+    public static string WithModules(string grubCfg, IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(grubCfg);
+        ArgumentNullException.ThrowIfNull(names);
+        var lines = grubCfg.Split('\n').ToList();
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        int after = -1;
+        string lead = "", cr = "";
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var body = lines[i].TrimEnd('\r');
+            var module = ModuleLine.Match(body);
+            if (module.Success)
+            {
+                if (module.Groups["name"].Success) existing.Add(module.Groups["name"].Value);
+                (after, lead, cr) = (i, module.Groups["lead"].Value, lines[i].EndsWith('\r') ? "\r" : "");
+            }
+            else if (after < 0 && KernelLine.Match(body) is { Success: true } kernel)
+            {
+                (after, lead, cr) = (i, kernel.Groups["lead"].Value, lines[i].EndsWith('\r') ? "\r" : "");
+            }
+        }
+        if (after < 0)
+            throw new ArgumentException("grub.cfg has no 'multiboot2 <kernel>' line to put modules after");
+        var added = new List<string>();
+        foreach (var name in names)
+        {
+            if (!ModuleFileName.IsMatch(name))
+                throw new ArgumentException($"module file name '{name}' must use only letters, digits, '.', '_', '+' and '-'");
+            if (!existing.Add(name))
+                throw new ArgumentException($"grub.cfg already loads a module named '{name}'");
+            added.Add($"{lead}module2 {ModulesDirectory}/{name} {name}{cr}");
+        }
+        lines.InsertRange(after + 1, added);
+        return string.Join('\n', lines);
+    }
+
     /// <summary>
     /// Splits on whitespace and single-quotes every word GRUB's script lexer would change
     /// ($, quotes, backslashes, ;, braces...), so the kernel receives the words unchanged.

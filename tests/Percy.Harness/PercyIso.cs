@@ -67,8 +67,70 @@ public static class PercyIso
         ArgumentNullException.ThrowIfNull(cmdline);
         var iso = Path.GetFullPath(baseIso ?? DefaultPath);
         return s_variants.GetOrAdd((iso, cmdline),
-            key => new Lazy<string>(() => MakeVariant(key.Item1, key.Item2), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+            key => new Lazy<string>(() => MakeVariant(key.Item1, key.Item2, cfg => GrubConfig.WithCmdline(cfg, cmdline), []),
+                LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
+
+    /// <summary>
+    /// A copy of <paramref name="baseIso"/> (default: <see cref="DefaultPath"/>) with extra boot
+    /// modules, as <c>./build.sh iso --add-module FILE</c> would pack them: each file in
+    /// /boot/modules under its own name, with a module2 line in grub.cfg
+    /// (<see cref="GrubConfig.WithModules"/>). Made with xorriso from the image under test, so
+    /// nothing is rebuilt and iso/out (which other tests read) is not touched; cached in this
+    /// process by content of the base image and the files (<see cref="DeleteVariant"/> when done).
+    /// </summary>
+    public static string WithModules(IReadOnlyList<string> files, string? baseIso = null)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var iso = Path.GetFullPath(baseIso ?? DefaultPath);
+        var paths = files.Select(Path.GetFullPath).ToList();
+        var names = paths.Select(Path.GetFileName).ToList();
+        _ = GrubConfig.WithModules("multiboot2 /k\n", names!);          // bad names fail here, before xorriso
+        var content = string.Join('\n', paths.Select(f => $"{Path.GetFileName(f)} {FileHash(f)}"));
+        // A newline starts the key: no command line holds one, so the keys cannot collide. The
+        // process id makes the file this process's own, so DeleteVariant cannot pull an image
+        // from under another test process's QEMU.
+        return s_variants.GetOrAdd((iso, $"\nmodules {Environment.ProcessId}\n{content}"),
+            key => new Lazy<string>(() => MakeVariant(key.Item1, key.Item2, cfg => GrubConfig.WithModules(cfg, names!),
+                paths.Select(f => (f, $"{GrubConfig.ModulesDirectory}/{Path.GetFileName(f)}")).ToList()),
+                LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    }
+
+    /// <summary>
+    /// Deletes a variant made by <see cref="WithModules"/> or <see cref="WithCmdline"/> that will
+    /// not be booted again (20 MB each; a corpus makes several), and forgets it in this process.
+    /// </summary>
+    public static void DeleteVariant(string variantIso)
+    {
+        var path = Path.GetFullPath(variantIso);
+        if (!Path.GetFileName(path).StartsWith("variant-", StringComparison.Ordinal) || Path.GetDirectoryName(path) != Path.GetFullPath(WorkDirectory))
+            throw new ArgumentException($"{variantIso} is not a variant this harness made", nameof(variantIso));
+        foreach (var entry in s_variants)
+            if (entry.Value.IsValueCreated && entry.Value.Value == path) s_variants.TryRemove(entry.Key, out _);
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>The bytes of one file in an ISO image (e.g. /boot/modules/hello.kmod), read with xorriso.</summary>
+    public static byte[] ExtractFile(string iso, string pathInIso)
+    {
+        var tmpDir = Path.Combine(WorkDirectory, $"extract-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(tmpDir);
+        try
+        {
+            var target = Path.Combine(tmpDir, "file");
+            var x = ProcessRunner.Run("xorriso", new[] { "-osirrox", "on", "-indev", iso, "-extract", pathInIso, target },
+                tmpDir, XorrisoTimeout);
+            if (x.ExitCode != 0 || !File.Exists(target))
+                throw new InvalidOperationException($"xorriso could not extract {pathInIso} from {iso}:\n{ProcessRunner.Tail(x.Output, 20)}");
+            return File.ReadAllBytes(target);
+        }
+        finally
+        {
+            try { Directory.Delete(tmpDir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static readonly TimeSpan XorrisoTimeout = TimeSpan.FromMinutes(2);
 
     private static string CreateWorkDirectory()
     {
@@ -162,11 +224,15 @@ public static class PercyIso
         }
     }
 
-    private static string MakeVariant(string baseIso, string cmdline)
+    // A copy of baseIso with grub.cfg edited and extra files added (local path, path in the
+    // ISO). `what` names the change (a command line, the extra files' names and hashes): with
+    // the base image's hash it is the cache key, so equal variants are shared across processes.
+    private static string MakeVariant(string baseIso, string what, Func<string, string> editGrubCfg,
+                                      IReadOnlyList<(string Local, string InIso)> extraFiles)
     {
         var info = new FileInfo(baseIso);
         if (!info.Exists) throw new FileNotFoundException("base ISO not found", baseIso);
-        var key = Hash($"{FileHash(baseIso)}\n{cmdline}"); // by content: shared across processes
+        var key = Hash($"{FileHash(baseIso)}\n{what}"); // by content: shared across processes
         var outIso = Path.Combine(WorkDirectory, $"variant-{key}.iso");
         if (File.Exists(outIso))
         {
@@ -181,28 +247,28 @@ public static class PercyIso
             var oldCfg = Path.Combine(tmpDir, "old.cfg");
             var x = ProcessRunner.Run("xorriso",
                 new[] { "-osirrox", "on", "-indev", baseIso, "-extract", "/boot/grub/grub.cfg", oldCfg },
-                tmpDir, TimeSpan.FromMinutes(2));
+                tmpDir, XorrisoTimeout);
             if (x.ExitCode != 0 || !File.Exists(oldCfg))
                 throw new InvalidOperationException($"xorriso could not extract /boot/grub/grub.cfg from {baseIso}:\n{ProcessRunner.Tail(x.Output, 20)}");
 
             var newCfg = Path.Combine(tmpDir, "grub.cfg");
-            File.WriteAllText(newCfg, GrubConfig.WithCmdline(File.ReadAllText(oldCfg), cmdline));
+            File.WriteAllText(newCfg, editGrubCfg(File.ReadAllText(oldCfg)));
 
             // Replay the boot records (El Torito BIOS + EFI, MBR, GPT) of the original image.
             // grub-mkrescue also adds an HFS+ (Mac) hybrid whose partition overlaps the EFI
             // one on replay ("Overlapping GPT entries"), so it is turned off after the replay.
             var tmpIso = Path.Combine(tmpDir, "out.iso");
-            x = ProcessRunner.Run("xorriso",
-                new[]
-                {
-                    "-indev", baseIso, "-outdev", tmpIso,
-                    "-boot_image", "any", "replay",
-                    "-hfsplus", "off",
-                    "-update", newCfg, "/boot/grub/grub.cfg",
-                },
-                tmpDir, TimeSpan.FromMinutes(2));
+            var args = new List<string>
+            {
+                "-indev", baseIso, "-outdev", tmpIso,
+                "-boot_image", "any", "replay",
+                "-hfsplus", "off",
+                "-update", newCfg, "/boot/grub/grub.cfg",
+            };
+            foreach (var (local, inIso) in extraFiles) args.AddRange(new[] { "-map", local, inIso });
+            x = ProcessRunner.Run("xorriso", args, tmpDir, XorrisoTimeout);
             if (x.ExitCode != 0 || !File.Exists(tmpIso))
-                throw new InvalidOperationException($"xorriso could not write the cmdline variant of {baseIso}:\n{ProcessRunner.Tail(x.Output, 30)}");
+                throw new InvalidOperationException($"xorriso could not write a variant ({what}) of {baseIso}:\n{ProcessRunner.Tail(x.Output, 30)}");
 
             File.Move(tmpIso, outIso, overwrite: true); // atomic: other processes see all or nothing
             return outIso;

@@ -161,6 +161,29 @@ public class GrubConfigTests
     }
 
     [Fact]
+    public void Adds_module_lines_after_the_last_one_as_the_build_writes_them()
+    {
+        const string withModules = "menuentry x {\r\n  multiboot2 /boot/k.elf a=1\r\n  module2 /boot/font.pf2 font\r\n  module2 /boot/modules/hello.kmod hello.kmod\r\n  boot\r\n}\r\n";
+        var cfg = GrubConfig.WithModules(withModules, new[] { "bad_1.kmod", "x+y-z.kmod" });
+        Assert.Contains("  module2 /boot/modules/hello.kmod hello.kmod\r\n  module2 /boot/modules/bad_1.kmod bad_1.kmod\r\n" +
+                        "  module2 /boot/modules/x+y-z.kmod x+y-z.kmod\r\n  boot\r\n", cfg);
+        // Without module lines: right after the kernel's.
+        Assert.Contains(" multiboot2 /boot/percy.elf\n module2 /boot/modules/m.kmod m.kmod\n boot\n", GrubConfig.WithModules(Cfg, new[] { "m.kmod" }));
+        Assert.Equal(Cfg, GrubConfig.WithModules(Cfg, Array.Empty<string>()));
+    }
+
+    [Fact]
+    public void Refuses_module_names_the_build_would_refuse_or_that_are_there_already()
+    {
+        const string cfg = " multiboot2 /boot/k.elf\n module2 /boot/modules/hello.kmod hello.kmod\n";
+        Assert.Throws<ArgumentException>(() => GrubConfig.WithModules(cfg, new[] { "hello.kmod" }));
+        Assert.Throws<ArgumentException>(() => GrubConfig.WithModules(cfg, new[] { "a.kmod", "a.kmod" }));
+        foreach (var bad in new[] { "", "a b.kmod", "a;b", "../x.kmod", "$x" })
+            Assert.Throws<ArgumentException>(() => GrubConfig.WithModules(cfg, new[] { bad }));
+        Assert.Throws<ArgumentException>(() => GrubConfig.WithModules("set timeout=0\n", new[] { "a.kmod" }));
+    }
+
+    [Fact]
     public void Rejects_configs_without_a_kernel_line_and_multiline_cmdlines()
     {
         Assert.Throws<ArgumentException>(() => GrubConfig.WithCmdline("set timeout=0\n", "a"));

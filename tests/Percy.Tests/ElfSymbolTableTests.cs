@@ -4,6 +4,8 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using Percy.Kernel;
+using Percy.Kernel.Modules;
+using Percy.Tests.Support;
 using Xunit;
 
 namespace Percy.Tests;
@@ -12,18 +14,7 @@ namespace Percy.Tests;
 // it: section headers whose .symtab/.strtab addresses point at loaded copies.
 public unsafe class ElfSymbolTableTests
 {
-    static string KernelElf()
-    {
-        string path = Environment.GetEnvironmentVariable("PERCY_ELF");
-        if (string.IsNullOrEmpty(path))
-        {
-            string dir = AppContext.BaseDirectory;
-            while (dir != null && !File.Exists(Path.Combine(dir, "build.sh"))) dir = Path.GetDirectoryName(dir);
-            path = Path.Combine(dir, "iso", "out", "percy.elf");
-        }
-        Assert.True(File.Exists(path), $"{path} is missing: run ./build.sh kernel first");
-        return path;
-    }
+    static string KernelElf() => BuiltModules.KernelElf();
 
     // Loads the file into unmanaged memory and rewrites each section's address to
     // where its bytes are (what the boot loader does for non-allocated sections).
@@ -94,6 +85,49 @@ public unsafe class ElfSymbolTableTests
             }
         }
         Marshal.FreeHGlobal(file);
+    }
+
+    // TryFind (the loader's source of kernel export values) against ElfFile's reading of
+    // the same file: the first defined symbol of each name, any type.
+    [Fact]
+    public void FindsEveryKernelExportAndOtherSymbolsByName()
+    {
+        const int Sample = 500;                         // other names checked, spread over the table
+        string path = KernelElf();
+        var independent = ElfFile.Read(path).SymbolList;
+        var firstDefined = new Dictionary<string, ulong>();
+        foreach (var sym in independent)
+            if (sym.SectionIndex != ElfFile.Undefined && sym.Name.Length > 0) firstDefined.TryAdd(sym.Name, sym.Value);
+
+        var names = Enumerable.Range(0, KernelExportTable.Count).Select(i => KernelExportTable.At(i).Name).ToList();
+        var others = firstDefined.Keys.ToList();
+        for (int i = 0; i < Sample; i++) names.Add(others[(int)((long)i * others.Count / Sample)]);
+
+        var (headers, file, count) = Load(path);
+        try
+        {
+            fixed (byte* h = headers)
+            {
+                Assert.True(ElfSymbolTable.TryCreate(h, count, 64, 0, out var table, out string error), error);
+                foreach (string name in names)
+                {
+                    Assert.True(firstDefined.ContainsKey(name), $"{name} is not defined in {path}");
+                    Assert.True(table.TryFind(name, out ulong value), name);
+                    Assert.True(firstDefined[name] == value, $"{name}: 0x{value:x}, expected 0x{firstDefined[name]:x}");
+                }
+                // Whole names only: not a prefix, not a longer name, not a name that is not there.
+                foreach (string absent in new[] { "percy_lo", "percy_logx", "percy_no_such_export", "KernelMai", "KernelMainX" })
+                {
+                    Assert.False(firstDefined.ContainsKey(absent), $"{absent} is in the kernel after all");
+                    Assert.False(table.TryFind(absent, out ulong value), absent);
+                    Assert.Equal(0ul, value);
+                }
+            }
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(file);
+        }
     }
 
     [Fact]

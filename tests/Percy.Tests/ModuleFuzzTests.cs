@@ -10,7 +10,8 @@ using Xunit.Abstractions;
 
 namespace Percy.Tests;
 
-// Mutated real objects through every stage of the module loader: parse, layout, copy,
+// Mutated real objects through every stage of the module loader: parse, the lookups by
+// name that follow it (.modinfo name=, entry points, .percy_exports), layout, copy,
 // resolve, relocate. The input ends at a PROT_NONE guard page, and so do each region of
 // the image and the per-CPU template, so a read past the file or a write past a region
 // kills the test host. (The input stays writable, since re-protecting it for each of
@@ -60,8 +61,41 @@ public unsafe class ModuleFuzzTests
     sealed class Outcome
     {
         public int ParseFailed, LayoutFailed, RelocateFailed, Loaded, TooBig;
+        public int Named, Exports;          // inputs with a .modinfo name=; export names looked up
         public override string ToString() =>
-            $"parse failed {ParseFailed}, layout failed {LayoutFailed}, relocation failed {RelocateFailed}, loaded {Loaded}, too big to relocate {TooBig}";
+            $"parse failed {ParseFailed}, layout failed {LayoutFailed}, relocation failed {RelocateFailed}, loaded {Loaded}, too big to relocate {TooBig}; named {Named}, exports looked up {Exports}";
+    }
+
+    // What the loader reads by name once a file has parsed (ModuleLoader.Link and
+    // RecordExports): .modinfo's name=, the entry points, each .percy_exports name and its
+    // definition. Every string must lie inside the file (which ends at a guard page).
+    static void Lookups(ElfRelocatable elf, byte* file, int length, Outcome outcome)
+    {
+        ModuleStrings info = ModuleStrings.Of(elf, Elf.ModInfoSectionName);
+        if (info.TryGet("name", out byte* name, out int nameLength))
+        {
+            InFile(name, nameLength, file, length, "name=");
+            outcome.Named++;
+        }
+        elf.FindDefinedGlobal("percy_module_init");
+        elf.FindDefinedGlobal("percy_module_exit");
+        ModuleStrings exports = ModuleStrings.Of(elf, Elf.ExportsSectionName);
+        ulong cursor = 0, previous = 0;
+        while (exports.Next(ref cursor, out byte* export, out int n))
+        {
+            if (cursor <= previous) throw new Xunit.Sdk.XunitException("ModuleStrings.Next did not move forward");
+            previous = cursor;
+            InFile(export, n, file, length, "an export name");
+            uint symbol = elf.FindDefinedGlobal(export, n);
+            if (symbol >= elf.SymbolCount) throw new Xunit.Sdk.XunitException("FindDefinedGlobal: symbol index out of range");
+            outcome.Exports++;
+        }
+    }
+
+    static void InFile(byte* text, int n, byte* file, int length, string what)
+    {
+        if (n < 0 || text < file || text + n > file + length)
+            throw new Xunit.Sdk.XunitException($"{what} is outside the file");
     }
 
     // Interesting offsets of an object: its header, section headers, symbols and relocations.
@@ -148,6 +182,7 @@ public unsafe class ModuleFuzzTests
         {
 
             if (!ElfRelocatable.TryParse(file, (ulong)length, out var elf, out var error)) { CheckLine(error, "parse", ref outcome.ParseFailed); return; }
+            Lookups(elf, file, length, outcome);
             if (!ModuleImageLayout.TryBuild(elf, 4096, out var layout, out error)) { CheckLine(error, "layout", ref outcome.LayoutFailed); return; }
             if (layout.TextMappedSize > MaxRegion || layout.ReadOnlyMappedSize > MaxRegion || layout.DataMappedSize > MaxRegion || layout.PerCpuSize > MaxRegion)
             {
@@ -199,6 +234,10 @@ public unsafe class ModuleFuzzTests
             File.ReadAllBytes(ModuleSources.Gcc("pic")),
             File.ReadAllBytes(ModuleSources.Gcc("large")),
             File.ReadAllBytes(ModuleSources.NasmObject()),
+            // Modules the build made (C# and C), for their .modinfo and .percy_exports.
+            BuiltModules.KmodBytes("hello"),
+            BuiltModules.KmodBytes("counter"),
+            BuiltModules.KmodBytes("cmod"),
         };
         // Unmutated, each loads with this resolver (so the mutations are what fails).
         foreach (var o in objects)
@@ -212,6 +251,7 @@ public unsafe class ModuleFuzzTests
         Assert.True(outcome.LayoutFailed > 0, outcome.ToString());
         Assert.True(outcome.RelocateFailed > Iterations / 100, outcome.ToString());
         Assert.True(outcome.Loaded > Iterations / 10, outcome.ToString());
+        Assert.True(outcome.Named > Iterations / 20 && outcome.Exports > Iterations / 20, outcome.ToString());
     }
 
     [Fact]

@@ -22,27 +22,9 @@ public class ModuleObjectTests
     const string Init = "percy_module_init", Exit = "percy_module_exit";
     const int BigArrayBytes = 4200 * sizeof(int);       // seed 002: int bigarray[4200]
 
-    static string Root()
-    {
-        string dir = AppContext.BaseDirectory;
-        while (dir != null && !File.Exists(Path.Combine(dir, "build.sh"))) dir = Path.GetDirectoryName(dir);
-        return dir;
-    }
+    static List<string> ModuleNames() => BuiltModules.Names();
 
-    // Every modules/<name>/ folder but the SDK.
-    static List<string> ModuleNames()
-        => Directory.EnumerateDirectories(Path.Combine(Root(), "modules"))
-            .Select(Path.GetFileName).Where(n => n != "sdk").Order(StringComparer.Ordinal).ToList();
-
-    static string KmodPath(string name) => Path.Combine(Root(), "iso", "out", "modules", name + ".kmod");
-
-    // Missing files fail the test (never skip it): the modules are part of the build.
-    static ElfFile Module(string name)
-    {
-        string path = KmodPath(name);
-        Assert.True(File.Exists(path), $"{path} is missing: run ./build.sh modules first");
-        return ElfFile.Read(path);
-    }
+    static ElfFile Module(string name) => ElfFile.Read(BuiltModules.RequireKmod(name));
 
     static Dictionary<string, ElfFile> AllModules() => ModuleNames().ToDictionary(n => n, Module);
 

@@ -134,6 +134,56 @@ public unsafe class PageTableTests : IDisposable
         Assert.Equal(0ul, t.Unmap(v + Page, Page));
     }
 
+    // The flag bits of the leaf entry mapping virt (address bits removed), and its frame.
+    static (ulong Flags, ulong Phys) Leaf(PageTable t, ulong virt)
+    {
+        Assert.True(t.Translate(virt, out ulong phys, out ulong flags), $"0x{virt:x} is not mapped");
+        return (flags, phys);
+    }
+
+    [Fact]
+    public void ProtectChangesTheFlagsOfMappedSmallPagesOnly()
+    {
+        // A module image the way the loader maps it: writable and not executable, then W^X.
+        var t = NewTable();
+        ulong v = AddressSpace.ModulesBase, phys = 0x7000;
+        const int ImagePages = 4;
+        Assert.Null(t.Map(v, phys, ImagePages * Page, Page, PageFlags.KernelReadWrite));
+        ulong tables = t.TablesAllocated;
+
+        Assert.Equal(2ul, t.Protect(v + Page, 2 * Page, PageFlags.KernelExecute));
+        Assert.Equal((PageFlags.KernelReadWrite, phys), Leaf(t, v));
+        Assert.Equal((PageFlags.KernelExecute, phys + Page), Leaf(t, v + Page));
+        Assert.Equal((PageFlags.KernelExecute, phys + 2 * Page), Leaf(t, v + 2 * Page));
+        Assert.Equal((PageFlags.KernelReadWrite, phys + 3 * Page), Leaf(t, v + 3 * Page));
+
+        // Read-only: present and not executable, not writable.
+        Assert.Equal(1ul, t.Protect(v + 3 * Page, Page, PageFlags.KernelRead));
+        Assert.Equal((PageFlags.KernelRead, phys + 3 * Page), Leaf(t, v + 3 * Page));
+        // Present is always kept, even when the flags leave it out.
+        Assert.Equal(1ul, t.Protect(v, Page, PageFlags.NoExecute));
+        Assert.Equal((PageFlags.NoExecute | PageFlags.Present, phys), Leaf(t, v));
+
+        // Past the image (the guard page) nothing is mapped, and nothing gets mapped.
+        Assert.Equal((ulong)ImagePages, t.Protect(v, (ImagePages + 2) * Page, PageFlags.KernelRead));
+        Assert.False(t.Translate(v + ImagePages * Page, out _, out _));
+        Assert.Equal(0ul, t.Protect(v + ImagePages * Page, 8 * Page, PageFlags.KernelReadWrite));
+        Assert.Equal(0ul, t.Protect(v, 0, PageFlags.KernelReadWrite));
+        Assert.Equal(0ul, t.Protect(AddressSpace.VmapBase, 16 * Page, PageFlags.KernelReadWrite));   // no tables there
+        Assert.Equal(tables, t.TablesAllocated);
+    }
+
+    [Fact]
+    public void ProtectLeavesLargePagesAlone()
+    {
+        var t = NewTable();
+        ulong v = AddressSpace.VmapBase;
+        Assert.Null(t.Map(v, 0, AddressSpace.LargePageSize, AddressSpace.LargePageSize, PageFlags.KernelReadWrite));
+        Assert.Equal(0ul, t.Protect(v, AddressSpace.LargePageSize, PageFlags.KernelExecute));
+        var (flags, _) = Leaf(t, v + Page);
+        Assert.Equal(PageFlags.KernelReadWrite | PageFlags.Large, flags);
+    }
+
     [Fact]
     public void EnsureSlotPreallocatesOnce()
     {
