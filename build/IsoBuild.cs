@@ -61,8 +61,16 @@ internal static class IsoBuild
         return Paths.Iso;
     }
 
+    // The font is a boot module too.
+    private const int ModuleFilesAllowed = Percy.Kernel.Multiboot.BootInformation.MaxModules - 1;
+
     private static IReadOnlyList<string> ValidateModules(IReadOnlyList<FileInfo> modules)
     {
+        if (modules.Count > ModuleFilesAllowed)
+        {
+            throw new BuildException($"iso: {modules.Count} module files (with the ones the tree builds); the kernel keeps at most {ModuleFilesAllowed}: pass fewer --add-module files", exitCode: ExitCodes.Usage);
+        }
+
         var names = new List<string>(modules.Count);
         foreach (FileInfo module in modules)
         {

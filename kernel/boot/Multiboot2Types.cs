@@ -66,7 +66,7 @@ namespace Percy.Kernel.Multiboot
     public sealed unsafe class BootInformation
     {
         public const int MaxMemoryRegions = 256;
-        public const int MaxModules = 32;
+        public const int MaxModules = 64;              // the build refuses an ISO with more
 
         public ulong Physical;                      // where the information starts
         public uint TotalSize;

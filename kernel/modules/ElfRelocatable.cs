@@ -275,9 +275,11 @@ namespace Percy.Kernel.Modules
             TextLine line = $"section {index}";
             if (index >= 0 && index < _sectionCount && NameInRange(_sectionNames, Section(index).Name))
             {
+                byte* name = SectionName(index, out int n);
+                if (n == 0) return line;
                 line.Append(' ');
                 line.Append('(');
-                AppendName(ref line, SectionName(index, out int n), n);
+                AppendName(ref line, name, n);
                 line.Append(')');
             }
             return line;

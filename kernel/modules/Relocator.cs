@@ -200,8 +200,11 @@ namespace Percy.Kernel.Modules
                 case KindThreadLocal:
                     return error.Fail($"{what}: {_elf.SymbolLabel(sym)} is thread-local; modules have no thread-local storage");
                 case KindNotLoaded:
-                    int sec = (int)_elf.Symbol(sym).SectionIndex;
-                    return error.Fail($"{what}: {_elf.SymbolLabel(sym)} is in {_elf.SectionLabel(sec)}, which is not loaded");
+                    ElfSymbol s = _elf.Symbol(sym);
+                    TextLine section = _elf.SectionLabel((int)s.SectionIndex);
+                    return s.Type == Elf.STT_SECTION
+                        ? error.Fail($"{what}: refers to {section}, which is not loaded")
+                        : error.Fail($"{what}: {_elf.SymbolLabel(sym)} is in {section}, which is not loaded");
                 default:
                     return error.Fail($"{what}: unknown symbol {_elf.SymbolLabel(sym)}");
             }

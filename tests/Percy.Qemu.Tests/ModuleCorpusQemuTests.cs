@@ -22,10 +22,9 @@ public abstract class ModuleCorpusQemuTests
 
     const int Cpus = 4;
 
-    // BootInformation.MaxModules (kernel/boot/Multiboot2Types.cs): the kernel keeps the first
-    // 32 Multiboot2 modules and ignores the rest with a warning. With the font and the samples
-    // already in the image, the corpus needs several boots.
-    const int KernelMaxBootModules = 32;
+    // The kernel keeps the first MaxModules Multiboot2 modules and ignores the rest with a
+    // warning. With the font and the samples already in the image, the corpus needs a few boots.
+    const int KernelMaxBootModules = Percy.Kernel.Multiboot.BootInformation.MaxModules;
     static readonly string TooManyModules = $"more than {KernelMaxBootModules} modules";
 
     // Every case `which` selects, in as few boots as the boot-module limit allows.

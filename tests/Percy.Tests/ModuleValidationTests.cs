@@ -288,7 +288,7 @@ public unsafe class ModuleValidationTests
         var r0 = elf.Relocations.First(x => x.Section == textRela && x.Index == 0);
         string section = elf.Sections[elf.Symbols[debugSym].Shndx].Name;
         Fails(Patch(b, elf.RelaOffset(textRela, 0) + RInfo, ((ulong)debugSym << 32) | r0.Type, 8),
-            $"section {textRela} (.rela.text): relocation 0 ({ElfRelocatable.RelocationTypeName(r0.Type)}): section {elf.Symbols[debugSym].Shndx} ({section}) is in section {elf.Symbols[debugSym].Shndx} ({section}), which is not loaded");
+            $"section {textRela} (.rela.text): relocation 0 ({ElfRelocatable.RelocationTypeName(r0.Type)}): refers to section {elf.Symbols[debugSym].Shndx} ({section}), which is not loaded");
     }
 
     // ---- Resolution and overflow ----
