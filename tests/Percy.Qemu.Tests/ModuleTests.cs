@@ -40,10 +40,12 @@ public class ModuleTests
     static void AssertLsmod(QemuMachine m, params LsmodEntry[] expected) =>
         Assert.Equal(expected.Select(e => e.ToString()), Lsmod(m).Select(e => e.ToString()));
 
-    // bigarray's exit prints CPU 0's bigarray[i] for i = 1, 2, 4, ... below 4200.
+    // bigarray's exit prints CPU 0's bigarray[i] for i = 1, 2, 4, ... below 4200, on one line.
     static IEnumerable<string> BigArrayExit()
     {
-        for (int i = 1; i < BigArrayItems; i <<= 1) yield return $"bigarray: bigarray[{i}] = {BigArrayBase + i}";
+        var line = new StringBuilder("bigarray: cpu 0:");
+        for (int i = 1; i < BigArrayItems; i <<= 1) line.Append($" bigarray[{i}]={BigArrayBase + i}");
+        yield return line.ToString();
     }
 
     static (long Live, long Bytes) PercpuLiveNow(QemuMachine m)
