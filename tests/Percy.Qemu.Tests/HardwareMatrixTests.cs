@@ -69,6 +69,25 @@ public class HardwareMatrixTests
         Assert.Equal(requested && !dropped ? "x2APIC" : "xAPIC", mode);
     }
 
+    // A CPU without NX, as firmware with "Execute Disable Bit: disabled" presents an Intel
+    // CPU: EFER.NXE would be a #GP and page-table bit 63 a reserved bit. The kernel says so
+    // once, boots, and its memory self-tests pass, the NX ones skipped.
+    [Fact]
+    public void Cpu_without_nx_boots_with_a_warning()
+    {
+        const int smp = 2;
+        using var m = QemuMachine.Start(new QemuOptions { CpuModel = Qemu64 + ",-nx", Smp = smp, Timeout = BiosTimeout });
+        AssertBootsWithEveryCpu(m, smp);
+        Assert.Single(m.Lines, l => l.Text.EndsWith(NoNxWarning, StringComparison.Ordinal));
+
+        var o = m.RunCommand("selftest mm", TimeSpan.FromSeconds(60));
+        Assert.True(Ktap.TryParse(o.ToList(), out var doc, out var error), $"not KTAP: {error?.Message}\n{o.Text}");
+        Assert.Equal(0, doc!.Totals!.Fail);
+        Assert.Contains(o, l => l.Contains("data_is_not_executable # SKIP the CPU offers no NX", StringComparison.Ordinal));
+    }
+
+    const string NoNxWarning = "paging: warning: the CPU offers no NX (execute disable off in the firmware?); data pages stay executable";
+
     // The ISO written raw to a USB stick (what `dd` makes), on each controller, chipset
     // and firmware: SeaBIOS boots its MBR, OVMF its EFI system partition.
     [Theory]
