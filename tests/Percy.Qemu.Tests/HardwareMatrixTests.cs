@@ -88,6 +88,33 @@ public class HardwareMatrixTests
 
     const string NoNxWarning = "paging: warning: the CPU offers no NX (execute disable off in the firmware?); data pages stay executable";
 
+    // Machines without a working PIT: recent Intel boards can gate the 8254's clock, and
+    // legacy-free ones have none. QEMU's "pit=off" leaves ports 0x42/0x61 unanswered, as
+    // such a machine does. The kernel must notice (the PIT-timed TSC rate is nonsense) and
+    // take the rate from the HPET, or with no HPET either assume one too high rather than
+    // too low (timeouts then last longer, never shorter); either way every CPU comes up.
+    [Theory]
+    [InlineData(QemuMachineType.Pc, false, "pit=off", ClockFromHpet, 2)]
+    [InlineData(QemuMachineType.Q35, true, "pit=off,hpet=off", ClockAssumed, 4)]
+    public void Machine_without_a_pit_times_the_tsc_another_way(QemuMachineType machine, bool uefi, string machineProperties, string expectedClockLine, int smp)
+    {
+        using var m = QemuMachine.Start(new QemuOptions
+        {
+            Machine = machine,
+            Uefi = uefi,
+            Smp = smp,
+            Timeout = uefi ? UefiTimeout : BiosTimeout,
+            ExtraArgs = new[] { "-machine", machineProperties }, // merged into -M's properties
+        });
+        AssertBootsWithEveryCpu(m, smp);
+        Assert.Single(m.Lines, l => l.Text.Contains(NoPitWarning, StringComparison.Ordinal));
+        Assert.Single(m.Lines, l => l.Text.Contains(expectedClockLine, StringComparison.Ordinal));
+    }
+
+    const string NoPitWarning = "clock: warning: the PIT gives an implausible TSC rate (no PIT?)";
+    const string ClockFromHpet = "clock: TSC measured against the HPET: ";
+    const string ClockAssumed = "clock: warning: no HPET to measure the TSC; it stays at 5000 MHz (assumed)";
+
     // The ISO written raw to a USB stick (what `dd` makes), on each controller, chipset
     // and firmware: SeaBIOS boots its MBR, OVMF its EFI system partition.
     [Theory]

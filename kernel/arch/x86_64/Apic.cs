@@ -35,7 +35,7 @@ namespace Percy.Kernel.Arch
         const uint IcrAllExcludingSelf = 3u << 18;
         const uint IcrLevelAssert = 1u << 14, IcrLevelTrigger = 1u << 15, IcrDeliveryPending = 1u << 12;
         const uint TimerDivideBy16 = 0x3;
-        const uint TimerCalibrationMs = 10;
+        const uint TimerCalibrationMs = 10, MicrosecondsPerMs = 1000;
 
         static ApicModeKind s_mode;
         static ulong s_mmio;                         // virtual address of the xAPIC page
@@ -166,13 +166,13 @@ namespace Percy.Kernel.Arch
             return esr;
         }
 
-        // Counts LAPIC timer ticks over a PIT-timed interval.
+        // Counts LAPIC timer ticks over a TSC-timed interval (the TSC is calibrated first,
+        // against the PIT or, where that does not count, the HPET: see Clock.cs).
         static void CalibrateTimer()
         {
             Write(RegTimerDivide, TimerDivideBy16);
-            byte gate = Clock.StartPitOneShot(TimerCalibrationMs);
             Write(RegTimerInitial, uint.MaxValue);
-            Clock.WaitPitOneShot(gate);
+            Clock.DelayMicroseconds(TimerCalibrationMs * MicrosecondsPerMs);
             uint left = Read(RegTimerCurrent);
             Write(RegTimerInitial, 0);                       // stop it
             s_timerTicksPerMs = (uint.MaxValue - left) / TimerCalibrationMs;
