@@ -170,11 +170,20 @@ internal static class Program
         AddCheck(machine, QemuOptions.ValidateMachine);
 
         var uefi = new Option<bool>("--uefi") { Description = $"Boot with UEFI firmware ({QemuRunner.OvmfFirmware}) instead of BIOS." };
+
+        var cpu = new Option<string>("--cpu")
+        {
+            Description = $"QEMU CPU model: {string.Join(", ", QemuOptions.CpuModels)}, optionally with ,+FLAG or ,-FLAG (e.g. Skylake-Server,-x2apic). Default: QEMU's (qemu64).",
+            HelpName = "MODEL",
+        };
+        AddCheck(cpu, QemuOptions.ValidateCpu);
+
+        var usb = new Option<bool>("--usb") { Description = "Boot the image as a USB stick (raw disk on xHCI), as on a real PC, instead of a CD." };
         Option<string> cmdline = CreateCmdlineOption();
 
         var command = new Command("run", "Build the ISO and boot it in QEMU with the serial console on this terminal.")
         {
-            cpus, memory, machine, uefi, cmdline,
+            cpus, memory, machine, uefi, cpu, usb, cmdline,
         };
         command.SetAction((parseResult, cancellationToken) =>
         {
@@ -182,7 +191,11 @@ internal static class Program
                 parseResult.GetValue(cpus),
                 parseResult.GetValue(memory)!,
                 parseResult.GetValue(machine)!,
-                parseResult.GetValue(uefi));
+                parseResult.GetValue(uefi))
+            {
+                Cpu = parseResult.GetValue(cpu),
+                Usb = parseResult.GetValue(usb),
+            };
             return RunTarget.RunAsync(options, parseResult.GetValue(cmdline) ?? string.Empty, cancellationToken);
         });
         return command;

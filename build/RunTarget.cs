@@ -8,7 +8,9 @@ internal static class RunTarget
         string iso = await IsoBuild.BuildAsync(IsoOptions.Default with { Cmdline = cmdline }, cancellationToken);
 
         string firmware = qemu.Uefi ? "UEFI" : "BIOS";
-        Ui.Info($"run: {qemu.Machine}, {qemu.Cpus} CPUs, {qemu.QemuMemory}, {firmware}. Quit with Ctrl-A X (or type poweroff at the percy> prompt).");
+        string cpu = qemu.Cpu is null ? "" : $" ({qemu.Cpu})";
+        string medium = qemu.Usb ? "USB stick" : "CD";
+        Ui.Info($"run: {qemu.Machine}, {qemu.Cpus} CPUs{cpu}, {qemu.QemuMemory}, {firmware}, {medium}. Quit with Ctrl-A X (or type poweroff at the percy> prompt).");
 
         int exitCode = await QemuRunner.RunAsync(qemu, iso, cancellationToken);
         string? description = QemuRunner.DescribeExit(exitCode);

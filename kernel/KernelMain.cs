@@ -41,10 +41,12 @@ namespace Percy.Kernel
             string screenError = parseError == null ? Screen.Init(Information) : null;
 
             Log.Info("percy: " + Banner);
-            Clock.Calibrate();
+            string clockProblem = Clock.Calibrate();
             if (parseError != null) Panic.Fail(parseError);
             ReportBootWarnings(screenError);
             Log.Info($"percy: tsc {Clock.TscPerMs / 1000} MHz");
+            if (clockProblem != null)
+                Log.Warn($"clock: warning: {clockProblem}; the TSC rate is {(Clock.Source == ClockSource.Cpuid ? "CPUID's" : "assumed")} until the HPET measures it");
 
             Gdt.InitThisCpu();
             Smp.Cpus.InitBootCpu();
@@ -61,6 +63,7 @@ namespace Percy.Kernel
             Percpu.DynamicPerCpu.Init();
             Modules.ModuleLoader.Init();
             Gdt.MoveInterruptStacks();
+            Hpet.CalibrateClock();                  // only if the PIT could not time the TSC
             Apic.InitBootCpu(Acpi.AcpiBoot.Madt == null ? 0 : Acpi.AcpiBoot.Madt.LocalApicAddress);
             Hpet.Init();
             Interrupts.UseIoApic(Acpi.AcpiBoot.Madt);

@@ -33,6 +33,12 @@ namespace Percy.Kernel.Mm
             Kernel.PhysToVirt = DirectMap.Offset;
             Kernel.AllocateTable = &AllocateBootTable;
             Kernel.Root = AllocateBootTable();
+            bool noExecute = Cpu.NoExecuteEnabled();
+            if (!noExecute)
+            {
+                Kernel.UnsupportedFlags = PageFlags.NoExecute;
+                Log.Warn("paging: warning: the CPU offers no NX (execute disable off in the firmware?); data pages stay executable");
+            }
 
             // Shared kernel-half PDPTs, created now so no PML4 entry is ever added later.
             ulong directMapEnd = Bootmem.RoundUp(PhysicalMemory.HighestAddress, AddressSpace.HugePageSize);

@@ -39,6 +39,10 @@ namespace Percy.Kernel.Mm
         public ulong PhysToVirt;
         public delegate*<ulong> AllocateTable;                  // a zeroed page, physical address; 0 when out of memory
         public ulong TablesAllocated;
+        // Leaf flags this CPU cannot take, cleared from every leaf written: NoExecute when
+        // EFER.NXE is off (no NX, or the firmware's "execute disable" option turned it
+        // off), where bit 63 would be a reserved bit and every access through it a fault.
+        public ulong UnsupportedFlags;
 
         public ulong* Entry(ulong table, int index) => (ulong*)(table + PhysToVirt) + index;
 
@@ -73,7 +77,7 @@ namespace Percy.Kernel.Mm
                 }
                 ulong* leaf = Entry(table, Index(virt + off, leafLevel));
                 if ((*leaf & PageFlags.Present) != 0) return "range is already mapped";
-                *leaf = (phys + off) | flags | PageFlags.Present | (leafLevel > 0 ? PageFlags.Large : 0);
+                *leaf = (phys + off) | (flags & ~UnsupportedFlags) | PageFlags.Present | (leafLevel > 0 ? PageFlags.Large : 0);
             }
             return null;
         }
@@ -124,7 +128,7 @@ namespace Percy.Kernel.Mm
             {
                 ulong* e = Walk(virt + off, out int level);
                 if (e == null || level != 0) continue;
-                *e = (*e & PageFlags.AddressMask) | flags | PageFlags.Present;
+                *e = (*e & PageFlags.AddressMask) | (flags & ~UnsupportedFlags) | PageFlags.Present;
                 changed++;
             }
             return changed;

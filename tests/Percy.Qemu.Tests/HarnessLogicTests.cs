@@ -221,3 +221,42 @@ public class KernelLogTests
         Assert.DoesNotMatch(KernelLog.Ready, "percy: ready cpus=4");
     }
 }
+
+public class QemuOptionsTests
+{
+    const string Iso = "/tmp/x/percy.iso";
+
+    [Fact]
+    public void Defaults_boot_the_cd_with_no_cpu_model()
+    {
+        var a = new QemuOptions().BuildArguments(Iso);
+        Assert.DoesNotContain("-cpu", a);
+        Assert.Equal(Iso, a[a.ToList().IndexOf("-cdrom") + 1]);
+        Assert.Equal("d", a[a.ToList().IndexOf("-boot") + 1]);
+    }
+
+    [Theory]
+    [InlineData("EPYC", null, "EPYC")]
+    [InlineData("Skylake-Server", true, "Skylake-Server,+x2apic")]
+    [InlineData("Skylake-Server", false, "Skylake-Server,-x2apic")]
+    [InlineData(null, true, "qemu64,+x2apic")]
+    public void Cpu_model_and_x2apic_flag_make_one_cpu_argument(string? model, bool? x2apic, string expected)
+    {
+        var a = new QemuOptions { CpuModel = model, X2Apic = x2apic }.BuildArguments(Iso).ToList();
+        Assert.Single(a, "-cpu");
+        Assert.Equal(expected, a[a.IndexOf("-cpu") + 1]);
+    }
+
+    [Theory]
+    [InlineData(UsbController.Xhci, "qemu-xhci,id=usb")]
+    [InlineData(UsbController.Ehci, "usb-ehci,id=usb")]
+    public void Usb_stick_is_a_read_only_raw_drive_first_in_boot_order(UsbController controller, string device)
+    {
+        var a = new QemuOptions { Medium = BootMedium.UsbStick, UsbController = controller }.BuildArguments("/tmp/a,b/percy.iso").ToList();
+        Assert.DoesNotContain("-cdrom", a);
+        Assert.DoesNotContain("-boot", a);
+        Assert.Contains("if=none,id=stick,format=raw,readonly=on,file=/tmp/a,,b/percy.iso", a);
+        Assert.Contains(device, a);
+        Assert.Contains("usb-storage,bus=usb.0,drive=stick,bootindex=0", a);
+    }
+}

@@ -19,6 +19,32 @@ public static class KernelContract
     /// <summary>isa-debug-exit: the kernel writes 0x10 to port 0xf4 on panic; QEMU exits (0x10 &lt;&lt; 1) | 1.</summary>
     public const int PanicExitCode = 33;
 
+    /// <summary>
+    /// A `cpus` row: logical id, APIC id, state, per-CPU unit base, stack range ("-" for a
+    /// CPU that never started, so has no stack).
+    /// </summary>
+    public static readonly Regex CpuRow =
+        new(@"^\s*(?<cpu>\d+)\s+(?<apic>\d+)\s+(?<state>\w+)\s+0x(?<percpu>[0-9a-f]+)\s+(0x(?<lo>[0-9a-f]+)-0x(?<hi>[0-9a-f]+)|-)$", RegexOptions.CultureInvariant);
+
+    /// <summary>`cpus`'s first line: the counts and the local APIC mode.</summary>
+    public static readonly Regex CpusSummary =
+        new(@"^(?<online>\d+) online, (?<present>\d+) present, (?<possible>\d+) possible, nr_cpu_ids=\d+, (?<mode>xAPIC|x2APIC), this cpu 0$", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Runs `cpus` and asserts its summary line and one row per possible CPU, numbered
+    /// 0..possible-1; returns both.
+    /// </summary>
+    public static (Match Summary, List<Match> Rows) AssertCpuTable(QemuMachine m, int possible)
+    {
+        var cpus = m.RunCommand("cpus", TimeSpan.FromSeconds(30));
+        var summary = cpus.Select(l => CpusSummary.Match(l)).FirstOrDefault(x => x.Success);
+        Assert.True(summary is not null, $"`cpus` printed no summary line:\n{cpus.Text}");
+        var rows = cpus.Select(l => CpuRow.Match(l)).Where(x => x.Success).ToList();
+        Assert.True(rows.Count == possible, $"`cpus` shows {rows.Count} CPU rows, expected {possible}:\n{cpus.Text}");
+        Assert.Equal(Enumerable.Range(0, possible).Select(i => i.ToString()), rows.Select(r => r.Groups["cpu"].Value));
+        return (summary!, rows);
+    }
+
     /// <summary>"[    0.123456] " removed if present.</summary>
     public static string StripLogPrefix(string line) =>
         KernelLog.TryParse(line, out var l) ? l.Message : line;

@@ -11,9 +11,6 @@ namespace Percy.Qemu.Tests;
 /// </summary>
 public class SmpTests
 {
-    // An offline CPU has no stack yet: its stack column is "-".
-    static readonly Regex CpuRow = new(@"^\s*(?<cpu>\d+)\s+(?<apic>\d+)\s+(?<state>\w+)\s+0x(?<percpu>[0-9a-f]+)\s+(0x(?<lo>[0-9a-f]+)-0x(?<hi>[0-9a-f]+)|-)$");
-
     // Each -smp value appears at least once; pc and q35, BIOS and UEFI each appear too.
     [Theory]
     [InlineData(1, QemuMachineType.Pc, false)]
@@ -76,12 +73,5 @@ public class SmpTests
         Assert.Contains(o, l => l.Contains("# 3 CPUs ran the call", StringComparison.Ordinal));
     }
 
-    static List<Match> AssertCpuTable(QemuMachine m, int possible)
-    {
-        var cpus = m.RunCommand("cpus", TimeSpan.FromSeconds(30));
-        var rows = cpus.Select(l => CpuRow.Match(l)).Where(x => x.Success).ToList();
-        Assert.True(rows.Count == possible, $"`cpus` shows {rows.Count} CPU rows, expected {possible}:\n{cpus.Text}");
-        Assert.Equal(Enumerable.Range(0, possible).Select(i => i.ToString()), rows.Select(r => r.Groups["cpu"].Value));
-        return rows;
-    }
+    static List<Match> AssertCpuTable(QemuMachine m, int possible) => KernelContract.AssertCpuTable(m, possible).Rows;
 }

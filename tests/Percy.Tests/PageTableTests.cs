@@ -53,6 +53,25 @@ public unsafe class PageTableTests : IDisposable
         Assert.Equal(3ul, t.TablesAllocated);                   // PDPT, PD, PT below the root
     }
 
+    // A CPU without NX (or with it turned off in the firmware): bit 63 would be a reserved
+    // bit, so no leaf may carry it, whether mapped or re-protected, small or large.
+    [Fact]
+    public void UnsupportedFlagsNeverReachALeaf()
+    {
+        var t = NewTable();
+        t.UnsupportedFlags = PageFlags.NoExecute;
+        ulong small = AddressSpace.VmapBase, large = AddressSpace.VmapBase + AddressSpace.LargePageSize;
+        Assert.Null(t.Map(small, 0x1234000, Page, Page, PageFlags.KernelReadWrite));
+        Assert.Null(t.Map(large, 0x40000000, AddressSpace.LargePageSize, AddressSpace.LargePageSize, PageFlags.KernelRead));
+        Assert.Equal(1ul, t.Protect(small, Page, PageFlags.KernelRead));
+        foreach (ulong v in new[] { small, large })
+        {
+            Assert.True(t.Translate(v, out _, out ulong flags));
+            Assert.Equal(0ul, flags & PageFlags.NoExecute);
+            Assert.Equal(PageFlags.Present, flags & PageFlags.Present);
+        }
+    }
+
     [Fact]
     public void LargeAndHugePagesAreLeavesHigherUp()
     {

@@ -1,6 +1,7 @@
 // The local APIC of each CPU, in x2APIC mode (registers are MSRs 0x800 + offset/16)
 // when CPUID offers it, otherwise in xAPIC mode (registers in a 4 KiB MMIO page, mapped
-// uncached in the vmap area). The boot CPU chooses the mode; every AP follows it.
+// uncached in the vmap area). The boot CPU chooses the mode (ApicMode.Choose: also
+// `nox2apic`, and the firmware's own x2APIC choice); every AP follows it.
 //
 // Vectors: 0xEF timer (calibrated, kept masked: nothing schedules yet), 0xF0 cross-CPU
 // call IPI, 0xFE APIC error, 0xFF spurious (its low four bits must be set on old parts).
@@ -24,10 +25,8 @@ namespace Percy.Kernel.Arch
         const uint RegTimerInitial = 0x380, RegTimerCurrent = 0x390, RegTimerDivide = 0x3E0;
 
         const uint ApicBaseMsr = 0x1B;
-        const ulong ApicBaseEnable = 1ul << 11, ApicBaseX2Apic = 1ul << 10, ApicBaseAddressMask = 0xFFFFFF000;
-        const uint X2ApicMsrBase = 0x800;
-        const uint X2ApicIcrMsr = 0x830;
-        const uint CpuIdFeatures = 1, X2ApicFeatureBit = 1u << 21;
+        const ulong ApicBaseAddressMask = 0xFFFFFF000;
+        const uint CpuIdFeatures = 1;
 
         const uint SvrEnable = 1u << 8;
         const uint LvtMasked = 1u << 16;
@@ -35,18 +34,17 @@ namespace Percy.Kernel.Arch
         const uint IcrInit = 5u << 8, IcrStartup = 6u << 8, IcrFixed = 0, IcrNmi = 4u << 8;
         const uint IcrAllExcludingSelf = 3u << 18;
         const uint IcrLevelAssert = 1u << 14, IcrLevelTrigger = 1u << 15, IcrDeliveryPending = 1u << 12;
-        const int XApicDestinationShift = 24;
         const uint TimerDivideBy16 = 0x3;
-        const uint TimerCalibrationMs = 10;
+        const uint TimerCalibrationMs = 10, MicrosecondsPerMs = 1000;
 
-        static bool s_x2apic;
+        static ApicModeKind s_mode;
         static ulong s_mmio;                         // virtual address of the xAPIC page
         static ulong s_physical;
         static uint s_timerTicksPerMs;
         static int s_errors, s_spurious;
         static volatile int s_timerInterrupts;
 
-        public static bool X2ApicMode => s_x2apic;
+        public static bool X2ApicMode => s_mode == ApicModeKind.X2Apic;
         public static ulong PhysicalBase => s_physical;
         public static uint TimerTicksPerMs => s_timerTicksPerMs;
         public static int SpuriousCount => s_spurious;
@@ -58,20 +56,21 @@ namespace Percy.Kernel.Arch
         {
             uint* regs = stackalloc uint[4];
             Cpu.CpuId(CpuIdFeatures, 0, regs);
-            s_x2apic = (regs[2] & X2ApicFeatureBit) != 0;
             ulong msr = Cpu.ReadMsr(ApicBaseMsr);
+            s_mode = ApicMode.Choose(regs[2], msr, Boot.Options.Has(ApicMode.NoX2ApicOption), out string note);
+            if (note != null) Log.Info($"apic: {note}");
             s_physical = msr & ApicBaseAddressMask;
             if (s_physical == 0) s_physical = madtAddress;
             if (madtAddress != 0 && madtAddress != s_physical)
                 Log.Warn($"apic: warning: MADT says LAPIC at {madtAddress:x}, APIC_BASE MSR says {s_physical:x}; using the MSR");
-            if (!s_x2apic)
+            if (!X2ApicMode)
             {
                 s_mmio = (ulong)IoMap.Map(s_physical, AddressSpace.PageSize, out string error);
                 if (error != null) Panic.Fail($"apic: cannot map the local APIC: {error}");
             }
             InitThisCpu(true);
             CalibrateTimer();
-            Log.Info($"apic: {(s_x2apic ? "x2APIC" : "xAPIC")} mode, base 0x{s_physical:x}, id {CurrentId()}, version 0x{Read(RegVersion) & 0xFF:x}, timer {s_timerTicksPerMs} ticks/ms (divide 16)");
+            Log.Info($"apic: {(X2ApicMode ? "x2APIC" : "xAPIC")} mode, base 0x{s_physical:x}, id {CurrentId()}, version 0x{Read(RegVersion) & 0xFF:x}, timer {s_timerTicksPerMs} ticks/ms (divide 16)");
         }
 
         // Every CPU: enable its LAPIC in the chosen mode and program the local vectors.
@@ -79,9 +78,9 @@ namespace Percy.Kernel.Arch
         // on APs LINT0 is masked so the PIC's interrupts are not seen twice.
         public static void InitThisCpu(bool bootCpu)
         {
-            ulong msr = Cpu.ReadMsr(ApicBaseMsr) | ApicBaseEnable;
-            Cpu.WriteMsr(ApicBaseMsr, msr);                  // xAPIC first: x2APIC is entered from it
-            if (s_x2apic) Cpu.WriteMsr(ApicBaseMsr, msr | ApicBaseX2Apic);
+            int steps = ApicMode.EnableSteps(Cpu.ReadMsr(ApicBaseMsr), s_mode, out ulong first, out ulong second);
+            if (steps >= 1) Cpu.WriteMsr(ApicBaseMsr, first);
+            if (steps >= 2) Cpu.WriteMsr(ApicBaseMsr, second);
             Write(RegTpr, 0);
             Write(RegLvtTimer, LvtMasked | TimerVector);
             Write(RegLvtLint0, bootCpu ? DeliveryExtInt : LvtMasked);
@@ -96,23 +95,18 @@ namespace Percy.Kernel.Arch
         public static void MaskLegacyInput() => Write(RegLvtLint0, LvtMasked);
 
         // This CPU's APIC id: all 32 bits in x2APIC mode, bits 31:24 of the register otherwise.
-        public static uint CurrentId()
-        {
-            uint id = Read(RegId);
-            return s_x2apic ? id : id >> XApicDestinationShift;
-        }
+        public static uint CurrentId() => ApicMode.IdFromRegister(Read(RegId), s_mode);
 
         public static void EndOfInterrupt() => Write(RegEoi, 0);
 
-        // xAPIC ids are 8 bits: a CPU with a larger id can only be reached in x2APIC mode.
-        public static bool CanAddress(uint apicId) => s_x2apic || apicId <= 0xFF;
+        public static bool CanAddress(uint apicId) => ApicMode.CanAddress(apicId, s_mode);
 
         public static void SendInit(uint apicId)
         {
             SendIcr(apicId, IcrInit | IcrLevelAssert | IcrLevelTrigger);
             // De-assert: only 82489DX-era APICs need it and modern ones ignore it (Linux sends
             // it too); x2APIC does not support that ICR encoding at all.
-            if (!s_x2apic) SendIcr(apicId, IcrInit | IcrLevelTrigger);
+            if (!X2ApicMode) SendIcr(apicId, IcrInit | IcrLevelTrigger);
         }
 
         // The start-up IPI's vector is the physical page number of the real-mode entry.
@@ -142,10 +136,10 @@ namespace Percy.Kernel.Arch
         static void SendIcr(uint apicId, uint low)
         {
             ulong flags = Smp.Irq.Save();                   // the two xAPIC writes must not be split
-            if (s_x2apic) Cpu.WriteMsr(X2ApicIcrMsr, (ulong)apicId << 32 | low);
+            if (X2ApicMode) Cpu.WriteMsr(ApicMode.MsrOf(RegIcrLow), ApicMode.X2ApicIcr(apicId, low));
             else
             {
-                Write(RegIcrHigh, apicId << XApicDestinationShift);
+                Write(RegIcrHigh, ApicMode.XApicIcrHigh(apicId));
                 Write(RegIcrLow, low);
                 while ((Read(RegIcrLow) & IcrDeliveryPending) != 0) Cpu.Pause();
             }
@@ -172,23 +166,23 @@ namespace Percy.Kernel.Arch
             return esr;
         }
 
-        // Counts LAPIC timer ticks over a PIT-timed interval.
+        // Counts LAPIC timer ticks over a TSC-timed interval (the TSC is calibrated first,
+        // against the PIT or, where that does not count, the HPET: see Clock.cs).
         static void CalibrateTimer()
         {
             Write(RegTimerDivide, TimerDivideBy16);
-            byte gate = Clock.StartPitOneShot(TimerCalibrationMs);
             Write(RegTimerInitial, uint.MaxValue);
-            Clock.WaitPitOneShot(gate);
+            Clock.DelayMicroseconds(TimerCalibrationMs * MicrosecondsPerMs);
             uint left = Read(RegTimerCurrent);
             Write(RegTimerInitial, 0);                       // stop it
             s_timerTicksPerMs = (uint.MaxValue - left) / TimerCalibrationMs;
         }
 
-        static uint Read(uint reg) => s_x2apic ? (uint)Cpu.ReadMsr(X2ApicMsrBase + (reg >> 4)) : *(uint*)(s_mmio + reg);
+        static uint Read(uint reg) => X2ApicMode ? (uint)Cpu.ReadMsr(ApicMode.MsrOf(reg)) : *(uint*)(s_mmio + reg);
 
         static void Write(uint reg, uint value)
         {
-            if (s_x2apic) Cpu.WriteMsr(X2ApicMsrBase + (reg >> 4), value);
+            if (X2ApicMode) Cpu.WriteMsr(ApicMode.MsrOf(reg), value);
             else *(uint*)(s_mmio + reg) = value;
         }
     }

@@ -1,9 +1,26 @@
 // Time since kernel entry, from the TSC. The TSC rate is measured once against the
 // PIT (whose input clock is a fixed 1.193182 MHz), using channel 2, which can be
 // gated and read back through port 0x61 without interrupts.
+//
+// Real machines may have no working PIT: recent Intel boards can gate the 8254's clock
+// (a firmware option), and legacy-free ones leave it out. Then channel 2 never counts
+// (polling for its output would hang) or the ports read 0xFF (the wait ends at once and
+// the rate is nonsense, and with it every timeout). So the wait is bounded, the rate
+// must be plausible, and otherwise the rate
+// comes from CPUID leaf 0x15/0x16 (Intel, Skylake on), or is assumed high — a too-high
+// rate makes delays longer than asked, never shorter — until the HPET can measure it
+// (Hpet.CalibrateClock, before anything times a device).
 namespace Percy.Kernel.Arch
 {
-    internal static class Clock
+    internal enum ClockSource
+    {
+        Pit,
+        Cpuid,
+        Hpet,
+        Assumed,
+    }
+
+    internal static unsafe class Clock
     {
         const uint PitHz = 1193182;
         const uint CalibrationMs = 10;
@@ -11,25 +28,91 @@ namespace Percy.Kernel.Arch
         const byte Channel2OneShot = 0xB0;           // channel 2, lo/hi byte, mode 0
         const byte GateOn = 0x01, SpeakerOff = 0x02, OutputHigh = 0x20;
 
+        // A PIT wait of CalibrationMs gives up after this many TSC cycles: 4 s at 1 GHz.
+        const ulong PitWaitLimitCycles = 4_000_000_000;
+        // TSC rates outside 100 MHz .. 10 GHz are measurement failures, not CPUs.
+        const ulong MinTscPerMs = 100_000, MaxTscPerMs = 10_000_000;
+        // With nothing to measure against: 5 GHz, above any x86-64 CPU's TSC.
+        const ulong AssumedTscPerMs = 5_000_000;
+
+        const uint CpuidTscLeaf = 0x15, CpuidFrequencyLeaf = 0x16, CpuidMaxLeaf = 0;
+
         static ulong s_entryTsc;
         static ulong s_tscPerMs;                     // 0 until calibrated: time reads as 0, as Linux's does early
+        static ClockSource s_source;
 
         public static ulong TscPerMs => s_tscPerMs;
+        public static ClockSource Source => s_source;
+        // True while the rate is a guess that a timer (the HPET) should replace.
+        public static bool NeedsReference => s_source == ClockSource.Assumed || s_source == ClockSource.Cpuid;
 
-        public static void Calibrate()
+        // Returns null, or why the PIT could not be used (the rate then comes from elsewhere).
+        public static string Calibrate()
         {
             s_entryTsc = Boot.EntryTsc;
+            string pitProblem = MeasureWithPit(out ulong perMs);
+            if (pitProblem == null)
+            {
+                Use(perMs, ClockSource.Pit);
+                return null;
+            }
+            if (FromCpuid(out perMs)) Use(perMs, ClockSource.Cpuid);
+            else Use(AssumedTscPerMs, ClockSource.Assumed);
+            return pitProblem;
+        }
+
+        // A rate measured against another timer (the HPET), if it is plausible.
+        public static bool TryUseMeasured(ulong tscPerMs, ClockSource source)
+        {
+            if (tscPerMs < MinTscPerMs || tscPerMs > MaxTscPerMs) return false;
+            Use(tscPerMs, source);
+            return true;
+        }
+
+        static void Use(ulong tscPerMs, ClockSource source)
+        {
+            s_tscPerMs = tscPerMs;
+            s_source = source;
+        }
+
+        static string MeasureWithPit(out ulong tscPerMs)
+        {
+            tscPerMs = 0;
             byte gate = StartPitOneShot(CalibrationMs);
             ulong start = Cpu.ReadTsc();
-            WaitPitOneShot(gate);
+            bool expired = WaitPitOneShot(gate, start + PitWaitLimitCycles);
             ulong elapsed = Cpu.ReadTsc() - start;
-            s_tscPerMs = elapsed / CalibrationMs;
-            if (s_tscPerMs == 0) s_tscPerMs = 1;
+            if (!expired) return "the PIT does not count (8254 clock gated?)";
+            tscPerMs = elapsed / CalibrationMs;
+            // No PIT at all: port 0x61 reads 0xFF, "expired" at once, a rate far too low.
+            if (tscPerMs < MinTscPerMs || tscPerMs > MaxTscPerMs) return "the PIT gives an implausible TSC rate (no PIT?)";
+            return null;
+        }
+
+        // CPUID 0x15: TSC = crystal * EBX / EAX (ECX the crystal in Hz, 0 if not given);
+        // else 0x16 EAX, the base frequency in MHz (the TSC's on the CPUs that have 0x16).
+        static bool FromCpuid(out ulong tscPerMs)
+        {
+            tscPerMs = 0;
+            uint* r = stackalloc uint[4];
+            Cpu.CpuId(CpuidMaxLeaf, 0, r);
+            uint maxLeaf = r[0];
+            if (maxLeaf >= CpuidTscLeaf)
+            {
+                Cpu.CpuId(CpuidTscLeaf, 0, r);
+                if (r[0] != 0 && r[1] != 0 && r[2] != 0) tscPerMs = (ulong)r[2] * r[1] / r[0] / 1000;
+            }
+            if (tscPerMs == 0 && maxLeaf >= CpuidFrequencyLeaf)
+            {
+                Cpu.CpuId(CpuidFrequencyLeaf, 0, r);
+                tscPerMs = (ulong)(r[0] & 0xFFFF) * 1000;
+            }
+            return tscPerMs >= MinTscPerMs && tscPerMs <= MaxTscPerMs;
         }
 
         // Starts PIT channel 2 counting down `ms` milliseconds (at most 54); returns the
-        // old port 0x61 value for WaitPitOneShot. Also used to calibrate the LAPIC timer.
-        public static byte StartPitOneShot(uint ms)
+        // old port 0x61 value for WaitPitOneShot.
+        static byte StartPitOneShot(uint ms)
         {
             uint count = PitHz * ms / 1000;
             byte gate = Cpu.InB(PitGatePort);
@@ -40,11 +123,14 @@ namespace Percy.Kernel.Arch
             return gate;
         }
 
-        // Polls until the count started by StartPitOneShot reaches zero, then restores the gate.
-        public static void WaitPitOneShot(byte gate)
+        // Polls until the count started by StartPitOneShot reaches zero or the TSC passes
+        // `limit`, then restores the gate; false if the count never ended.
+        static bool WaitPitOneShot(byte gate, ulong limit)
         {
-            while ((Cpu.InB(PitGatePort) & OutputHigh) == 0) Cpu.Pause();
+            bool expired;
+            while (!(expired = (Cpu.InB(PitGatePort) & OutputHigh) != 0) && Cpu.ReadTsc() < limit) Cpu.Pause();
             Cpu.OutB(PitGatePort, gate);
+            return expired;
         }
 
         // Busy-waits on the TSC; for the short, documented delays of hardware protocols

@@ -31,6 +31,12 @@ namespace Percy.Kernel.Arch
 
         const uint ExtendedFeatures = 0x80000001;
         const uint Pdpe1GbBit = 1u << 26;
+        const uint EferMsr = 0xC0000080;
+        const ulong EferNoExecuteEnable = 1ul << 11;
+
+        // Whether page-table bit 63 (NX) is in force: boot.asm sets EFER.NXE only when
+        // CPUID offers NX, and the APs copy the boot CPU's EFER.
+        public static bool NoExecuteEnabled() => (ReadMsr(EferMsr) & EferNoExecuteEnable) != 0;
 
         // 1 GiB pages (CPUID 0x80000001 EDX bit 26): not every CPU model has them.
         public static bool HasHugePages()

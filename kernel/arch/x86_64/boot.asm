@@ -13,6 +13,7 @@
 %define EFER_MSR         0xC0000080
 %define EFER_LME         (1 << 8)
 %define EFER_NXE         (1 << 11)
+%define CPUID_NX         (1 << 20)          ; CPUID 0x80000001 EDX: execute disable
 %define CR4_PAE          (1 << 5)
 %define CR4_OSFXSR       (1 << 9)
 %define CR4_OSXMMEXCPT   (1 << 10)
@@ -74,6 +75,13 @@ _start:
     cpuid
     test edx, 1 << 29
     jz .no_long_mode
+    ; NX (EDX bit 20) is optional: old CPUs lack it and firmware can hide it ("Execute
+    ; Disable Bit: disabled"). Setting EFER.NXE without it is a #GP, a silent reset here;
+    ; the kernel reads EFER to learn whether its page tables may use bit 63.
+    test edx, CPUID_NX
+    jz .efer_chosen
+    or dword [boot_efer], EFER_NXE
+.efer_chosen:
 
     ; Four page directories of 2 MiB pages map physical 0..4 GiB.
     mov edi, boot_pd
@@ -112,7 +120,7 @@ _start:
     mov cr4, eax
     mov ecx, EFER_MSR
     rdmsr
-    or eax, EFER_LME | EFER_NXE
+    or eax, [boot_efer]
     wrmsr
     mov eax, cr0
     and eax, ~CR0_EM
@@ -166,6 +174,7 @@ boot_gdt_ptr:
 global boot_tsc, boot_info
 boot_tsc:  dq 0
 boot_info: dq 0
+boot_efer: dd EFER_LME                       ; + EFER_NXE when the CPU has NX
 
 section .boot.bss nobits alloc noexec write align=4096
 boot_pml4:      resb 4096
