@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Percy.Build;
 
 /// <summary>
-/// The `bench` target: build the ISO, boot it N times under SeaBIOS and under UEFI, and
+/// `./build.sh bench --smp N`, the quick boot timing: build the ISO, boot it N times under SeaBIOS and under UEFI, and
 /// report how long QEMU takes to show the first kernel line and the prompt. Timings are
 /// benchmarks, not tests: a missed target is reported, and the command still succeeds.
 /// </summary>
@@ -26,9 +26,12 @@ internal static class BenchTarget
 
     private static double PromptTargetSeconds(int cpus) => cpus <= LargestSmallMachine ? SmallMachineTargetSeconds : LargeMachineTargetSeconds;
 
-    private const string ResultsDirectory = "bench/results";
-    private const string MarkdownFile = "latest.md";
-    private const string JsonFile = "latest.json";
+    public const string ResultsDirectory = "bench/results";
+
+    // The quick mode's own files, so it never overwrites the full report (latest.*).
+    private static string MarkdownFile(int cpus) => $"boot-smp{cpus}.md";
+
+    private static string JsonFile(int cpus) => $"boot-smp{cpus}.json";
 
     private sealed record Configuration(string Name, string Label, bool Uefi);
 
@@ -83,9 +86,9 @@ internal static class BenchTarget
 
         string directory = Path.Combine(Paths.Root, ResultsDirectory);
         Directory.CreateDirectory(directory);
-        await File.WriteAllTextAsync(Path.Combine(directory, MarkdownFile), report.ToMarkdown(), cancellationToken);
-        await File.WriteAllTextAsync(Path.Combine(directory, JsonFile), report.ToJson(), cancellationToken);
-        Ui.Info($"bench: wrote {ResultsDirectory}/{MarkdownFile} and {ResultsDirectory}/{JsonFile}");
+        await File.WriteAllTextAsync(Path.Combine(directory, MarkdownFile(cpus)), report.ToMarkdown(), cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(directory, JsonFile(cpus)), report.ToJson(), cancellationToken);
+        Ui.Info($"bench: wrote {ResultsDirectory}/{MarkdownFile(cpus)} and {ResultsDirectory}/{JsonFile(cpus)}");
         return ExitCodes.Success;
     }
 
@@ -109,18 +112,18 @@ internal static class BenchTarget
         return new BenchResult(configuration.Name, configuration.Label, command, samples);
     }
 
-    private static async Task<int> HostNprocAsync(CancellationToken cancellationToken)
+    public static async Task<int> HostNprocAsync(CancellationToken cancellationToken)
     {
         ToolResult nproc = await Tool.RunAsync("nproc", [], cancellationToken);
         return nproc.Succeeded && int.TryParse(nproc.Output.Trim(), CultureInfo.InvariantCulture, out int count) ? count : Environment.ProcessorCount;
     }
 
-    private static async Task<string> QemuVersionAsync(CancellationToken cancellationToken)
+    public static async Task<string> QemuVersionAsync(CancellationToken cancellationToken)
     {
         ToolResult version = await Tool.RunAsync(QemuRunner.QemuBinary, ["--version"], cancellationToken);
         return version.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown";
     }
 
-    private static string CommandLine(string program, IEnumerable<string> arguments)
+    public static string CommandLine(string program, IEnumerable<string> arguments)
         => string.Join(' ', arguments.Select(a => a.Length == 0 || a.Any(char.IsWhiteSpace) ? $"'{a}'" : a).Prepend(program));
 }

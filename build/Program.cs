@@ -216,11 +216,31 @@ internal static class Program
 
     private static Command CreateBenchCommand()
     {
-        Option<int> runs = CreateNumberOption("--runs", "Boots per configuration", BenchTarget.DefaultRuns, BenchTarget.MinRuns, BenchTarget.MaxRuns);
-        Option<int> cpus = CreateNumberOption("--smp", "Number of CPUs", BenchTarget.DefaultCpus, QemuOptions.MinCpus, QemuOptions.MaxCpus);
-        var command = new Command("bench", "Build the ISO, boot it N times under SeaBIOS and UEFI, report boot times (bench/results/latest.md).") { runs, cpus };
+        Option<int> runs = CreateNumberOption("--runs", $"Percy boots per configuration", BenchSuite.DefaultPercyRuns, BenchTarget.MinRuns, BenchTarget.MaxRuns);
+        Option<int> linuxRuns = CreateNumberOption("--linux-runs", $"Linux boots per -smp in the full report (at most {BenchSuite.MaxLargeSmpLinuxRuns} from -smp {BenchSuite.LargeSmp})", BenchSuite.DefaultLinuxRuns, BenchTarget.MinRuns, BenchTarget.MaxRuns);
+        Option<int> cpus = CreateNumberOption("--smp", "Quick mode: only time boots with N CPUs, SeaBIOS and UEFI, into bench/results/boot-smpN.md", BenchTarget.DefaultCpus, QemuOptions.MinCpus, QemuOptions.MaxCpus);
+        var sweep = new Option<string>("--sweep")
+        {
+            Description = $"Full report: the -smp values to boot, comma-separated (the allocator rows need {BenchSuite.AllocatorSmp}, the module rows {BenchSuite.ModuleSmp}).",
+            HelpName = "LIST",
+            DefaultValueFactory = _ => string.Join(",", BenchSuite.SmpSweep),
+        };
+        AddCheck(sweep, BenchSuite.ValidateSweep);
+        var noLinux = new Option<bool>("--no-linux") { Description = "Full report without the Linux peer (Percy's figures only; ratios show –)." };
+        var command = new Command(
+            "bench",
+            $"Full report: Percy and Debian's Linux {LinuxPeer.KernelVersion} booted back to back at -smp {string.Join(",", BenchSuite.SmpSweep)}, per-CPU memory, modules, allocator, " +
+            "instruction counts -> bench/results/latest.md, latest.json and SVG plots (~20 min). With --smp N: the quick boot timing only.")
+        {
+            runs, linuxRuns, cpus, sweep, noLinux,
+        };
         command.SetAction((parseResult, cancellationToken) =>
-            BenchTarget.RunAsync(parseResult.GetValue(runs), parseResult.GetValue(cpus), cancellationToken));
+        {
+            bool quick = parseResult.GetResult(cpus) is { Implicit: false };
+            return quick
+                ? BenchTarget.RunAsync(parseResult.GetValue(runs), parseResult.GetValue(cpus), cancellationToken)
+                : BenchSuite.RunAsync(BenchSuite.ParseSweep(parseResult.GetValue(sweep)!), parseResult.GetValue(runs), parseResult.GetValue(linuxRuns), !parseResult.GetValue(noLinux), cancellationToken);
+        });
         return command;
     }
 

@@ -27,6 +27,16 @@ internal static partial class QemuRunner
     public static int DebugExitCode(int value) => (value << 1) | 1;
 
     public static IReadOnlyList<string> BuildArguments(QemuOptions options, string iso)
+        => BuildArguments(options, options.Usb ? UsbStickArguments(iso) : CdromArguments(iso));
+
+    /// <summary>
+    /// The same machine booting a Linux kernel directly (-kernel/-initrd/-append): how the
+    /// benchmark boots its Linux peer, so both systems run under identical QEMU options.
+    /// </summary>
+    public static IReadOnlyList<string> BuildKernelArguments(QemuOptions options, string kernel, string initrd, string append)
+        => BuildArguments(options, ["-kernel", kernel, "-initrd", initrd, "-append", append]);
+
+    private static List<string> BuildArguments(QemuOptions options, IEnumerable<string> media)
     {
         var arguments = new List<string>
         {
@@ -39,7 +49,7 @@ internal static partial class QemuRunner
             arguments.AddRange(["-cpu", options.Cpu]);
         }
 
-        arguments.AddRange(options.Usb ? UsbStickArguments(iso) : CdromArguments(iso));
+        arguments.AddRange(media);
         arguments.AddRange(
         [
             // No network card: Percy has no network driver, and the firmware would

@@ -3,13 +3,15 @@
 // cost at 100,000). The backend does nothing: this measures the allocator's own work
 // (slot search, bitmap, hints, page bookkeeping), not page mapping.
 //
-//   dotnet run -c Release --project bench/HostPercpu [-- --json] [--runs N] [--pairs N]
+//   dotnet run -c Release --project bench/HostPercpu [-- --json] [--runs N] [--pairs N] [--curve N,N,..]
 //
 // Two layouts of the live allocations, each measured separately:
 //   packed  allocated one after the other (what a burst of alloc_percpu leaves)
 //   holes   twice as many allocated, then a random half freed (a fragmented chunk:
 //           the pair lands in the first hole)
 // Each figure is the median of --runs runs of --pairs pairs, after a warm-up run.
+// --curve also measures both layouts at each live count listed (e.g. 1000,10000,100000,1000000),
+// for ./build.sh bench's plot of cost against live allocations; --json adds them as "curve".
 // Exit code 0 when every ratio is at most 2 (the issue's bound), 1 otherwise.
 using System;
 using System.Collections.Generic;
@@ -41,6 +43,13 @@ static class Program
         int runs = IntOption(args, "--runs", 9), pairs = IntOption(args, "--pairs", 200_000);
         if (runs < 1 || pairs < 1) { Console.Error.WriteLine("host-percpu: --runs and --pairs must be positive"); return 2; }
 
+        int[] curve = CurveOption(args);
+        if (curve == null) { Console.Error.WriteLine("host-percpu: --curve takes positive live counts separated by commas, e.g. 1000,10000"); return 2; }
+        var points = new List<(string layout, int live, double ns)>();
+        foreach (bool holes in new[] { false, true })
+            foreach (int live in curve)
+                points.Add((holes ? "holes" : "packed", live, Measure(live, holes, runs, pairs)));
+
         var results = new List<(string layout, double small, double large)>();
         foreach (bool holes in new[] { false, true })
         {
@@ -57,7 +66,14 @@ static class Program
             for (int i = 0; i < results.Count; i++)
             {
                 var (layout, small, large) = results[i];
-                Console.WriteLine($"  \"{layout}\": {{ \"live_{SmallLive}_pair_ns\": {small.ToString("F1", ci)}, \"live_{LargeLive}_pair_ns\": {large.ToString("F1", ci)}, \"ratio\": {(large / small).ToString("F3", ci)} }}{(i + 1 < results.Count ? "," : "")}");
+                Console.WriteLine($"  \"{layout}\": {{ \"live_{SmallLive}_pair_ns\": {small.ToString("F1", ci)}, \"live_{LargeLive}_pair_ns\": {large.ToString("F1", ci)}, \"ratio\": {(large / small).ToString("F3", ci)} }}{(i + 1 < results.Count || points.Count > 0 ? "," : "")}");
+            }
+            if (points.Count > 0)
+            {
+                Console.WriteLine("  \"curve\": [");
+                for (int i = 0; i < points.Count; i++)
+                    Console.WriteLine($"    {{ \"layout\": \"{points[i].layout}\", \"live\": {points[i].live}, \"pair_ns\": {points[i].ns.ToString("F1", ci)} }}{(i + 1 < points.Count ? "," : "")}");
+                Console.WriteLine("  ]");
             }
             Console.WriteLine("}");
         }
@@ -69,6 +85,8 @@ static class Program
                 Console.WriteLine($"host-percpu: {tag}live={SmallLive} pair_ns={small.ToString("F1", ci)}");
                 Console.WriteLine($"host-percpu: {tag}live={LargeLive} pair_ns={large.ToString("F1", ci)} ratio={(large / small).ToString("F3", ci)}");
             }
+            foreach (var (layout, live, ns) in points)
+                Console.WriteLine($"host-percpu: curve layout={layout} live={live} pair_ns={ns.ToString("F1", ci)}");
         }
         bool ok = results.TrueForAll(r => r.large / r.small <= MaxRatio);
         return ok ? 0 : 1;
@@ -78,6 +96,19 @@ static class Program
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int v) ? v : fallback;
+    }
+
+    // --curve N,N,..: the live counts to measure; empty without the option, null when malformed.
+    static int[] CurveOption(string[] args)
+    {
+        int i = Array.IndexOf(args, "--curve");
+        if (i < 0) return Array.Empty<int>();
+        if (i + 1 >= args.Length) return null;
+        string[] parts = args[i + 1].Split(',');
+        var counts = new int[parts.Length];
+        for (int k = 0; k < parts.Length; k++)
+            if (!int.TryParse(parts[k], NumberStyles.None, CultureInfo.InvariantCulture, out counts[k]) || counts[k] < 1) return null;
+        return counts;
     }
 
     static PerCpuAllocator Setup(int live, bool holes)
