@@ -24,7 +24,7 @@ internal sealed record BootPoint(int Smp, IReadOnlyList<PercyBoot> Percy, IReadO
 internal sealed record ModuleStep(int ModulesLoaded, string Command, PercpuStats Stats, long ModulePerCpuBytes);
 
 /// <summary>The host benchmark's curve: ns per alloc+free pair at each live count, per layout.</summary>
-internal sealed record HostCurvePoint(string Layout, int Live, double PairNs);
+internal sealed record HostCurvePoint(string Layout, int Live, double PairNs, double? MinNs = null, double? MaxNs = null);
 
 internal sealed record HostAllocator(double Packed1k, double Packed100k, double Holes1k, double Holes100k, IReadOnlyList<HostCurvePoint> Curve, string Command);
 
@@ -108,6 +108,13 @@ internal static partial class BenchSuite
             ladder,
             host,
             disassembly);
+        await report.WriteAsync(cancellationToken);
+        return ExitCodes.Success;
+    }
+
+    public static async Task<int> RewriteReportAsync(CancellationToken cancellationToken)
+    {
+        BenchSuiteReport report = await BenchSuiteReport.ReadAsync(cancellationToken);
         await report.WriteAsync(cancellationToken);
         return ExitCodes.Success;
     }
@@ -233,7 +240,8 @@ internal static partial class BenchSuite
         JsonElement root = json.RootElement;
         double Pair(string layout, string key) => root.GetProperty(layout).GetProperty(key).GetDouble();
         HostCurvePoint[] points = [.. root.GetProperty("curve").EnumerateArray().Select(p => new HostCurvePoint(
-            p.GetProperty("layout").GetString()!, p.GetProperty("live").GetInt32(), p.GetProperty("pair_ns").GetDouble()))];
+            p.GetProperty("layout").GetString()!, p.GetProperty("live").GetInt32(), p.GetProperty("pair_ns").GetDouble(),
+            p.GetProperty("min_ns").GetDouble(), p.GetProperty("max_ns").GetDouble()))];
         return new HostAllocator(
             Pair("packed", "live_1000_pair_ns"), Pair("packed", "live_100000_pair_ns"),
             Pair("holes", "live_1000_pair_ns"), Pair("holes", "live_100000_pair_ns"),

@@ -41,19 +41,31 @@ internal static partial class Disassembly
         }
 
         // Instructions with the relocation lines that follow them (-r prints those below).
+        // --disassemble=SYMBOL also prints relocations of the bytes before SYMBOL; a relocation
+        // belongs to an instruction only at or after its address, so earlier ones are dropped.
         var body = new List<(string Text, string Mnemonic, List<string> Relocations)>();
         var lines = new List<string> { all[start] };
+        ulong address = 0;
         for (int i = start + 1; i < all.Length && all[i].Trim().Length > 0; i++)
         {
             string line = all[i].TrimEnd();
-            lines.Add(line);
-            if (RelocationPattern().Match(line) is { Success: true } relocation && body.Count > 0)
+            if (RelocationPattern().Match(line) is { Success: true } relocation)
             {
-                body[^1].Relocations.Add(relocation.Groups["target"].Value);
+                if (body.Count > 0 && Convert.ToUInt64(relocation.Groups["offset"].Value, 16) >= address)
+                {
+                    body[^1].Relocations.Add(relocation.Groups["target"].Value);
+                    lines.Add(line);
+                }
             }
             else if (InstructionPattern().Match(line) is { Success: true } instruction)
             {
+                address = Convert.ToUInt64(instruction.Groups["address"].Value, 16);
                 body.Add((instruction.Groups["text"].Value.Trim(), instruction.Groups["mnemonic"].Value, []));
+                lines.Add(line);
+            }
+            else
+            {
+                lines.Add(line);
             }
         }
 
@@ -79,10 +91,10 @@ internal static partial class Disassembly
     }
 
     // "  20:\tmov    %edi,%eax" (with --no-show-raw-insn); prefixes such as "lock" or "data16" stay in the text.
-    [GeneratedRegex(@"^\s*[0-9a-f]+:\s+(?<text>(?:(?:lock|rep|repz|repnz|data16|cs|ds|es|fs|gs|ss|notrack|bnd)\s+)*(?<mnemonic>[a-z][a-z0-9.]*).*)$")]
+    [GeneratedRegex(@"^\s*(?<address>[0-9a-f]+):\s+(?<text>(?:(?:lock|rep|repz|repnz|data16|cs|ds|es|fs|gs|ss|notrack|bnd)\s+)*(?<mnemonic>[a-z][a-z0-9.]*).*)$")]
     private static partial Regex InstructionPattern();
 
     // "\t\t\t21: R_X86_64_PLT32\t__fentry__-0x4"
-    [GeneratedRegex(@"^\s*[0-9a-f]+: R_[A-Z0-9_]+\s+(?<target>\S+)")]
+    [GeneratedRegex(@"^\s*(?<offset>[0-9a-f]+): R_[A-Z0-9_]+\s+(?<target>\S+)")]
     private static partial Regex RelocationPattern();
 }

@@ -227,16 +227,22 @@ internal static class Program
         };
         AddCheck(sweep, BenchSuite.ValidateSweep);
         var noLinux = new Option<bool>("--no-linux") { Description = "Full report without the Linux peer (Percy's figures only; ratios show –)." };
+        var reportOnly = new Option<bool>("--report-only") { Description = "Write latest.md and the plots again from latest.json, measuring nothing (after a change to the report's layout)." };
         var command = new Command(
             "bench",
             $"Full report: Percy and Debian's Linux {LinuxPeer.KernelVersion} booted back to back at -smp {string.Join(",", BenchSuite.SmpSweep)}, per-CPU memory, modules, allocator, " +
             "instruction counts -> bench/results/latest.md, latest.json and SVG plots (~20 min). With --smp N: the quick boot timing only.")
         {
-            runs, linuxRuns, cpus, sweep, noLinux,
+            runs, linuxRuns, cpus, sweep, noLinux, reportOnly,
         };
         command.SetAction((parseResult, cancellationToken) =>
         {
             bool quick = parseResult.GetResult(cpus) is { Implicit: false };
+            if (parseResult.GetValue(reportOnly))
+            {
+                return BenchSuite.RewriteReportAsync(cancellationToken);
+            }
+
             return quick
                 ? BenchTarget.RunAsync(parseResult.GetValue(runs), parseResult.GetValue(cpus), cancellationToken)
                 : BenchSuite.RunAsync(BenchSuite.ParseSweep(parseResult.GetValue(sweep)!), parseResult.GetValue(runs), parseResult.GetValue(linuxRuns), !parseResult.GetValue(noLinux), cancellationToken);

@@ -154,7 +154,7 @@ internal sealed record SvgPlot(string Title, string XLabel, string YLabel, IRead
         return Math.Abs(value) switch
         {
             >= Million when value % Million == 0 => Invariant($"{value / Million:0.##}M"),
-            >= 10 * Thousand when value % Thousand == 0 => Invariant($"{value / Thousand:0.##}k"),
+            >= Thousand when value % Thousand == 0 => Invariant($"{value / Thousand:0.##}k"),
             >= 100 => Invariant($"{value:0}"),
             _ => Invariant($"{value:0.###}"),
         };

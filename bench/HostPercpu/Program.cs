@@ -45,10 +45,10 @@ static class Program
 
         int[] curve = CurveOption(args);
         if (curve == null) { Console.Error.WriteLine("host-percpu: --curve takes positive live counts separated by commas, e.g. 1000,10000"); return 2; }
-        var points = new List<(string layout, int live, double ns)>();
+        var points = new List<(string layout, int live, (double median, double min, double max) ns)>();
         foreach (bool holes in new[] { false, true })
             foreach (int live in curve)
-                points.Add((holes ? "holes" : "packed", live, Measure(live, holes, runs, pairs)));
+                points.Add((holes ? "holes" : "packed", live, MeasureRuns(live, holes, runs, pairs)));
 
         var results = new List<(string layout, double small, double large)>();
         foreach (bool holes in new[] { false, true })
@@ -72,7 +72,7 @@ static class Program
             {
                 Console.WriteLine("  \"curve\": [");
                 for (int i = 0; i < points.Count; i++)
-                    Console.WriteLine($"    {{ \"layout\": \"{points[i].layout}\", \"live\": {points[i].live}, \"pair_ns\": {points[i].ns.ToString("F1", ci)} }}{(i + 1 < points.Count ? "," : "")}");
+                    Console.WriteLine($"    {{ \"layout\": \"{points[i].layout}\", \"live\": {points[i].live}, \"pair_ns\": {points[i].ns.median.ToString("F1", ci)}, \"min_ns\": {points[i].ns.min.ToString("F1", ci)}, \"max_ns\": {points[i].ns.max.ToString("F1", ci)} }}{(i + 1 < points.Count ? "," : "")}");
                 Console.WriteLine("  ]");
             }
             Console.WriteLine("}");
@@ -86,7 +86,7 @@ static class Program
                 Console.WriteLine($"host-percpu: {tag}live={LargeLive} pair_ns={large.ToString("F1", ci)} ratio={(large / small).ToString("F3", ci)}");
             }
             foreach (var (layout, live, ns) in points)
-                Console.WriteLine($"host-percpu: curve layout={layout} live={live} pair_ns={ns.ToString("F1", ci)}");
+                Console.WriteLine($"host-percpu: curve layout={layout} live={live} pair_ns={ns.median.ToString("F1", ci)} min={ns.min.ToString("F1", ci)} max={ns.max.ToString("F1", ci)}");
         }
         bool ok = results.TrueForAll(r => r.large / r.small <= MaxRatio);
         return ok ? 0 : 1;
@@ -128,7 +128,10 @@ static class Program
         return a;
     }
 
-    static double Measure(int live, bool holes, int runs, int pairs)
+    static double Measure(int live, bool holes, int runs, int pairs) => MeasureRuns(live, holes, runs, pairs).median;
+
+    // Median, fastest and slowest of the runs.
+    static (double median, double min, double max) MeasureRuns(int live, bool holes, int runs, int pairs)
     {
         var a = Setup(live, holes);
         TimePairs(a, pairs);                                   // warm-up
@@ -136,7 +139,7 @@ static class Program
         for (int r = 0; r < runs; r++) ns[r] = TimePairs(a, pairs);
         Fail(a.Check());
         Array.Sort(ns);
-        return ns[runs / 2];
+        return (ns[runs / 2], ns[0], ns[runs - 1]);
     }
 
     static double TimePairs(PerCpuAllocator a, int pairs)
