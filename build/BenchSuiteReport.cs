@@ -166,9 +166,10 @@ internal sealed record BenchSuiteReport(
         FunctionDisassembly? Find(string symbol) => Disassembly.FirstOrDefault(d => d.Symbol == symbol);
         FunctionDisassembly? percyInc = Find("percpu_probe_this_cpu_inc"), moduleInc = Find("counter_this_cpu_inc"), linuxInc = Find("percpu_ops_this_cpu_inc");
         FunctionDisassembly? percyAddr = Find("percpu_probe_per_cpu_addr"), linuxAddr = Find("percpu_ops_per_cpu_ptr");
-        yield return new SummaryRow("instructions: this-CPU increment", $"{percyInc?.Instructions} (kernel), {moduleInc?.Instructions} (module)", $"{linuxInc?.Instructions} (module)",
+        static string Count(FunctionDisassembly? f, string form) => f is null ? "–" : $"{f.Instructions} ({form})";
+        yield return new SummaryRow("instructions: this-CPU increment", $"{Count(percyInc, "kernel")}, {Count(moduleInc, "module")}", Count(linuxInc, "module"),
             Ratio(percyInc?.Instructions, linuxInc?.Instructions), "objdump; counting rule below");
-        yield return new SummaryRow("instructions: remote per-CPU address (per_cpu_ptr)", $"{percyAddr?.Instructions}", $"{linuxAddr?.Instructions} (module)",
+        yield return new SummaryRow("instructions: remote per-CPU address (per_cpu_ptr)", Count(percyAddr, "kernel"), Count(linuxAddr, "module"),
             Ratio(percyAddr?.Instructions, linuxAddr?.Instructions), "objdump; counting rule below");
 
         foreach (RefcountRow row in Refcounts)

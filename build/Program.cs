@@ -231,7 +231,7 @@ internal static class Program
         var command = new Command(
             "bench",
             $"Full report: Percy and Debian's Linux {LinuxPeer.KernelVersion} booted back to back at -smp {string.Join(",", BenchSuite.SmpSweep)}, per-CPU memory, modules, allocator, " +
-            "instruction counts -> bench/results/latest.md, latest.json and SVG plots (~20 min). With --smp N: the quick boot timing only.")
+            "instruction counts -> bench/results/latest.md, latest.json and SVG plots (~10 min on 2 cores). With --smp N: the quick boot timing only.")
         {
             runs, linuxRuns, cpus, sweep, noLinux, reportOnly,
         };
