@@ -67,6 +67,8 @@
 //
 // Pure logic: the hardware side is behind PerCpuBackend; compiled into the kernel and
 // into the host tests.
+using System.Runtime.CompilerServices;
+
 namespace Percy.Kernel.Percpu
 {
     // What the kernel implements. Pages are numbered from the start of the chunk's unit
@@ -119,6 +121,7 @@ namespace Percy.Kernel.Percpu
         readonly PerCpuChunk _first, _reserved;
         readonly PerCpuChunk[][] _table;
         readonly PerCpuChunk[] _slotHead, _slotTail;
+        ulong _slotsInUse;                                  // bit s: slot s's list is not empty
         PerCpuChunk _spare, _emptyChunk;
         int _indexLimit;
 
@@ -141,7 +144,7 @@ namespace Percy.Kernel.Percpu
             _maxChunks = PerCpuLayout.UnitStride >> _unitShift;
             _maxAllocSize = _maxChunks > 1 ? unitVm : unitVm - _dynamicStart;
             _table = new PerCpuChunk[(int)((_maxChunks + TableLeafSize - 1) >> TableLeafShift)][];
-            int slots = PerCpuChunk.Log2(unitVm >> GranuleShift) + 2;
+            int slots = PerCpuChunk.Log2(unitVm >> GranuleShift) + 2;   // at most 34 (16 GiB units): _slotsInUse holds them
             _slotHead = new PerCpuChunk[slots];
             _slotTail = new PerCpuChunk[slots];
 
@@ -264,9 +267,11 @@ namespace Percy.Kernel.Percpu
             handle = 0;
             string err = CheckRequest(size, align, _maxAllocSize, ErrTooLarge, out ulong bits, out ulong alignBits);
             if (err != null) return err;
-            for (int s = SlotOf(bits); s < _slotHead.Length; s++)
+            // Only the slots that hold chunks, from the request's on: one bit scan, where a
+            // loop over ~20 mostly empty lists costs more than the rest of the allocation.
+            for (ulong slots = _slotsInUse & (~0ul << SlotOf(bits)); slots != 0; slots &= slots - 1)
             {
-                for (var c = _slotHead[s]; c != null; c = c.NextInSlot)
+                for (var c = _slotHead[PerCpuChunk.TrailingZeros(slots)]; c != null; c = c.NextInSlot)
                 {
                     if (c.ContigBits < bits) continue;
                     ulong fit;
@@ -303,6 +308,7 @@ namespace Percy.Kernel.Percpu
             return Commit(_reserved, fit, bits, false, false, out handle);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string CheckRequest(ulong size, ulong align, ulong max, string tooLarge, out ulong bits, out ulong alignBits)
         {
             bits = alignBits = 0;
@@ -323,9 +329,13 @@ namespace Percy.Kernel.Percpu
             PerCpuChunk owner = PageOwner(c);
             PageSpan(c, fit, bits, out ulong p0, out ulong p1);
             ulong consumed = 0;                             // empty populated pages this area takes
+            bool unpopulated = false;
             for (ulong p = p0; p < p1; p++)
-                if (owner.IsPopulated(p) && owner.BlockEmpty((int)p)) consumed++;
-            if (!atomic)
+            {
+                if (!owner.IsPopulated(p)) unpopulated = true;
+                else if (owner.BlockEmpty((int)p)) consumed++;
+            }
+            if (unpopulated && !atomic)
             {
                 if (!PopulatePages(owner, p0, p1, out ulong added))
                 {
@@ -458,9 +468,12 @@ namespace Percy.Kernel.Percpu
             PageSpan(c, bit, bits, out ulong p0, out ulong p1);
             ulong emptied = 0;                              // all were populated: the area was live
             for (ulong p = p0; p < p1; p++) if (c.BlockEmpty((int)p)) emptied++;
-            c.EmptyPopulatedPages += emptied;
-            _emptyPopulated += emptied;
-            Trim(c, p0, p1);
+            if (emptied > 0)
+            {
+                c.EmptyPopulatedPages += emptied;
+                _emptyPopulated += emptied;
+                Trim(c, p0, p1);
+            }
             Relocate(c);
             if (c != _first && c.IsEmpty) KeepOrDestroy(c);
             return null;
@@ -476,6 +489,8 @@ namespace Percy.Kernel.Percpu
             return null;
         }
 
+        // Inlined: an out parameter of a reference type costs a write-barrier call otherwise.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string Locate(ulong handle, out PerCpuChunk chunk, out ulong bit)
         {
             chunk = null;
@@ -546,9 +561,11 @@ namespace Percy.Kernel.Percpu
         // ---- chunks, pages, slots ------------------------------------------------------------------
 
         // The chunk whose pages hold c's areas (the reserved part lives in chunk 0's pages).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuChunk PageOwner(PerCpuChunk c) => c == _reserved ? _first : c;
 
         // Pages of the owner that bits [bit, bit + bits) of c touch: [p0, p1).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void PageSpan(PerCpuChunk c, ulong bit, ulong bits, out ulong p0, out ulong p1)
         {
             ulong start = c.Base + (bit << GranuleShift) - PageOwner(c).Base;
@@ -557,6 +574,7 @@ namespace Percy.Kernel.Percpu
             p1 = (end + _pageSize - 1) >> _pageShift;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuChunk ChunkAt(ulong index)
         {
             var leaf = _table[(int)(index >> TableLeafShift)];
@@ -579,12 +597,14 @@ namespace Percy.Kernel.Percpu
             return -1;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int SlotOf(ulong contigBits) => contigBits == 0 ? 0 : PerCpuChunk.Log2(contigBits) + 1;
 
         void Relocate(PerCpuChunk c)
         {
+            // Still inside its slot's range [2^(slot-1), 2^slot) (slot 0: full): most calls.
+            if (c.Slot > 0 ? c.ContigBits >> (c.Slot - 1) == 1 : c.ContigBits == 0) return;
             int slot = SlotOf(c.ContigBits);
-            if (slot == c.Slot) return;
             bool front = slot > c.Slot;
             Unlink(c);
             Link(c, slot, front);
@@ -593,7 +613,13 @@ namespace Percy.Kernel.Percpu
         void Link(PerCpuChunk c, int slot, bool front)
         {
             c.Slot = slot;
-            if (_slotHead[slot] == null) { c.PrevInSlot = c.NextInSlot = null; _slotHead[slot] = _slotTail[slot] = c; return; }
+            if (_slotHead[slot] == null)
+            {
+                c.PrevInSlot = c.NextInSlot = null;
+                _slotHead[slot] = _slotTail[slot] = c;
+                _slotsInUse |= 1ul << slot;
+                return;
+            }
             if (front)
             {
                 c.PrevInSlot = null; c.NextInSlot = _slotHead[slot];
@@ -611,6 +637,7 @@ namespace Percy.Kernel.Percpu
             if (c.Slot < 0) return;
             if (c.PrevInSlot != null) c.PrevInSlot.NextInSlot = c.NextInSlot; else _slotHead[c.Slot] = c.NextInSlot;
             if (c.NextInSlot != null) c.NextInSlot.PrevInSlot = c.PrevInSlot; else _slotTail[c.Slot] = c.PrevInSlot;
+            if (_slotHead[c.Slot] == null) _slotsInUse &= ~(1ul << c.Slot);
             c.PrevInSlot = c.NextInSlot = null;
             c.Slot = -1;
         }
@@ -647,6 +674,8 @@ namespace Percy.Kernel.Percpu
                 if (err != null) return err;
                 live += _reserved.LiveAreas;
             }
+            for (int s = 0; s < _slotHead.Length; s++)
+                if ((_slotHead[s] != null) != ((_slotsInUse >> s & 1) != 0)) return "the mask of slots in use disagrees with the slot lists";
             if (chunks != _chunks) return "chunk count is wrong";
             if (populated != _populatedPages) return "populated page total is wrong";
             if (empty != _emptyPopulated) return "empty populated page total is wrong";

@@ -65,6 +65,8 @@
 //
 // Pure logic: no hardware, no allocation on the hot path; compiled into the kernel and
 // into the host tests.
+using System.Runtime.CompilerServices;
+
 namespace Percy.Kernel.Percpu
 {
     // Linux's struct pcpu_block_md for one block; positions in bits from the block start.
@@ -176,9 +178,8 @@ namespace Percy.Kernel.Percpu
 
         void MarkPermanent(ulong start, ulong end)
         {
-            SetRange(true, start, end, true);
-            SetBit(false, start, true);
-            UpdateBlocks(start, end, false);
+            MarkArea(start, end);
+            AllocBlocks(start, end);
         }
 
         // ---- segments ----------------------------------------------------------------
@@ -206,6 +207,7 @@ namespace Percy.Kernel.Percpu
             return Hint(block);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool BlockEmpty(int block)
             => (block >> SegmentBlocksShift) >= _segCount || Hint(block).Contig == _blockBits;
 
@@ -223,6 +225,7 @@ namespace Percy.Kernel.Percpu
 
         // ---- bit access (bits past the last segment read as 0) --------------------------
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsAllocated(ulong bit)
         {
             if (bit >= _bits) return false;
@@ -232,6 +235,7 @@ namespace Percy.Kernel.Percpu
             return (_segs[s].Alloc[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsBoundary(ulong bit)
         {
             if (bit >= _bits) return false;
@@ -241,13 +245,39 @@ namespace Percy.Kernel.Percpu
             return (_segs[s].Bound[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
         }
 
-        void SetBit(bool alloc, ulong bit, bool value)
+        // Bits [b, b + n) of a word, 1 <= n <= 64 - b.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static ulong WordMask(int b, int n) => (~0ul >> (WordBits - n)) << b;
+
+        // The bitmaps of a new area [start, end): alloc bits set, its bound bit set and the
+        // bound bits after it cleared (stale markers of freed areas). An area inside one
+        // word, the common case, is one read-modify-write per map.
+        void MarkArea(ulong start, ulong end)
         {
-            var seg = _segs[(int)(bit >> _segBitShift)];
-            int off = (int)(bit & _segBitMask);
-            ulong[] a = alloc ? seg.Alloc : seg.Bound;
-            ulong m = 1ul << (off & (WordBits - 1));
-            if (value) a[off >> WordShift] |= m; else a[off >> WordShift] &= ~m;
+            if (((start ^ (end - 1)) >> WordShift) == 0)
+            {
+                var seg = _segs[(int)(start >> _segBitShift)];
+                int wi = (int)((start & _segBitMask) >> WordShift), b = (int)(start & (WordBits - 1));
+                ulong mask = WordMask(b, (int)(end - start));
+                seg.Alloc[wi] |= mask;
+                seg.Bound[wi] = (seg.Bound[wi] & ~mask) | (1ul << b);
+                return;
+            }
+            SetRange(true, start, end, true);
+            SetRange(false, start + 1, end, false);
+            SetRange(false, start, start + 1, true);
+        }
+
+        // Clears the alloc bits [start, end).
+        void ClearAlloc(ulong start, ulong end)
+        {
+            if (((start ^ (end - 1)) >> WordShift) == 0)
+            {
+                int wi = (int)((start & _segBitMask) >> WordShift);
+                _segs[(int)(start >> _segBitShift)].Alloc[wi] &= ~WordMask((int)(start & (WordBits - 1)), (int)(end - start));
+                return;
+            }
+            SetRange(true, start, end, false);
         }
 
         // Sets or clears bits [start, end) of the alloc (alloc=true) or bound map.
@@ -260,7 +290,7 @@ namespace Percy.Kernel.Percpu
                 int b0 = off & (WordBits - 1);
                 ulong n = end - start;
                 if (n > (ulong)(WordBits - b0)) n = (ulong)(WordBits - b0);
-                ulong mask = (n == WordBits ? ~0ul : (1ul << (int)n) - 1) << b0;
+                ulong mask = WordMask(b0, (int)n);
                 ulong[] a = alloc ? seg.Alloc : seg.Bound;
                 if (value) a[off >> WordShift] |= mask; else a[off >> WordShift] &= ~mask;
                 start += n;
@@ -294,44 +324,15 @@ namespace Percy.Kernel.Percpu
             return limit;
         }
 
-        // The start of the free run that ends at `end` (exclusive), not below `floor`:
-        // one past the last allocated bit in [floor, end), or floor.
-        ulong PrevAllocatedEnd(ulong end, ulong floor)
-        {
-            while (end > floor)
-            {
-                ulong q = end - 1;
-                int s = (int)(q >> _segBitShift);
-                if (s >= _segCount) { end = (ulong)s << _segBitShift; continue; }
-                int off = (int)(q & _segBitMask);
-                int b = off & (WordBits - 1);
-                ulong w = _segs[s].Alloc[off >> WordShift];
-                if (b != WordBits - 1) w &= (1ul << (b + 1)) - 1;
-                if (w != 0)
-                {
-                    ulong r = (q & ~(ulong)(WordBits - 1)) + (ulong)(WordBits - 1 - LeadingZeros(w)) + 1;
-                    return r > floor ? r : floor;
-                }
-                end = q & ~(ulong)(WordBits - 1);
-            }
-            return floor;
-        }
-
         // ---- block hints ------------------------------------------------------------------
 
-        // Recomputes a block's hint from its bitmap words: every free run, O(runs).
-        void RefreshBlock(int block)
-        {
-            var seg = _segs[block >> SegmentBlocksShift];
-            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
-            ComputeHint(seg.Alloc, wbase, out var h);
-            seg.Hints[block & (SegmentBlocks - 1)] = h;
-        }
-
-        void ComputeHint(ulong[] alloc, int wbase, out PerCpuBlockHint h)
+        // A block's hint from its bitmap words: every free run from `from` on, O(runs). The
+        // bits before `from` must be allocated (from = the block's old FirstFree after an
+        // allocation, as Linux's pcpu_block_refresh_hint starts at first_free).
+        void ComputeHint(ulong[] alloc, int wbase, int from, out PerCpuBlockHint h)
         {
             int contig = 0, contigStart = 0, scan = 0, first = _blockBits, left = 0, right = 0;
-            int pos = 0;
+            int pos = from;
             while (pos < _blockBits)
             {
                 int z = NextInBlock(alloc, wbase, pos, _blockBits, true);
@@ -352,40 +353,83 @@ namespace Percy.Kernel.Percpu
             h.LeftFree = left; h.RightFree = right; h.Scan = scan;
         }
 
-        // Block hints after bits [start, end) were allocated or freed (bitmaps already
-        // updated): the edge blocks incrementally, the inner ones set whole.
-        void UpdateBlocks(ulong start, ulong end, bool free)
+        // Block hints after bits [start, end) were allocated (bitmaps already updated): the
+        // edge blocks incrementally, the inner ones set full.
+        void AllocBlocks(ulong start, ulong end)
         {
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
             int s0 = (int)(start - ((ulong)b0 << _blockShift));
             int e1 = (int)(end - ((ulong)b1 << _blockShift));
-            if (b0 == b1) { BlockChanged(b0, s0, e1, free); return; }
-            BlockChanged(b0, s0, _blockBits, free);
-            for (int b = b0 + 1; b < b1; b++)
-            {
-                if (free) SetFree(ref Hint(b), _blockBits); else SetFull(ref Hint(b), _blockBits);
-            }
-            BlockChanged(b1, 0, e1, free);
+            if (b0 == b1) { BlockAllocated(b0, s0, e1); return; }
+            BlockAllocated(b0, s0, _blockBits);
+            for (int b = b0 + 1; b < b1; b++) SetFull(ref Hint(b), _blockBits);
+            BlockAllocated(b1, 0, e1);
         }
 
-        // Bits [s, e) of the block changed (block positions).
-        void BlockChanged(int block, int s, int e, bool free)
+        // Block hints after bits [start, end) were freed (alloc bits already cleared), and
+        // the free run the area joined as far as its edge blocks show: [runStart, runEnd).
+        // A run that reaches the first block's start or the last block's end may go on.
+        void FreeBlocks(ulong start, ulong end, out ulong runStart, out ulong runEnd)
+        {
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            ulong bs0 = (ulong)b0 << _blockShift, bs1 = (ulong)b1 << _blockShift;
+            int s0 = (int)(start - bs0), e1 = (int)(end - bs1), ms, me;
+            if (b0 == b1) BlockFreed(b0, s0, e1, out ms, out me);
+            else
+            {
+                BlockFreed(b0, s0, _blockBits, out ms, out _);
+                for (int b = b0 + 1; b < b1; b++) SetFree(ref Hint(b), _blockBits);
+                BlockFreed(b1, 0, e1, out _, out me);
+            }
+            runStart = bs0 + (ulong)ms;
+            runEnd = bs1 + (ulong)me;
+        }
+
+        // Bits [s, e) of the block (block positions), inside one free run, were allocated.
+        void BlockAllocated(int block, int s, int e)
+        {
+            var seg = _segs[block >> SegmentBlocksShift];
+            ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
+            int contigEnd = h.ContigStart + h.Contig;
+            if (s < contigEnd && e > h.ContigStart)
+            {
+                int rest = contigEnd - e;
+                if (s == h.ContigStart && contigEnd == _blockBits && rest >= h.Scan)
+                {
+                    // The front of the block's last run, the longest: what is left of it is
+                    // still the longest (Scan bounds every run before it). A sequence of
+                    // small allocations takes this path, never reading the bitmap.
+                    if (s == h.FirstFree) h.FirstFree = rest > 0 ? e : _blockBits;
+                    if (s == 0) h.LeftFree = 0;
+                    h.RightFree = rest;
+                    h.Contig = rest;
+                    h.ContigStart = rest > 0 ? e : 0;
+                    return;
+                }
+                // Otherwise the longest run is not known: re-read the block.
+                ComputeHint(seg.Alloc, (block & (SegmentBlocks - 1)) << _blockWordShift, h.FirstFree, out h);
+                return;
+            }
+            if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, (block & (SegmentBlocks - 1)) << _blockWordShift, e, _blockBits, true);
+            if (s < h.LeftFree) h.LeftFree = s;
+            if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
+            // Runs only shrank: Scan still bounds them.
+        }
+
+        // Bits [s, e) of the block (block positions), one area, were freed; [ms, me): the
+        // free run they joined inside the block. The hints give the run's ends when it
+        // meets the block's edges or its longest run; otherwise the neighbouring bits do.
+        void BlockFreed(int block, int s, int e, out int ms, out int me)
         {
             var seg = _segs[block >> SegmentBlocksShift];
             int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
             ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
-            if (!free)
-            {
-                // [s, e) was inside one free run. Taking from the longest run: re-read.
-                if (s < h.ContigStart + h.Contig && e > h.ContigStart) { ComputeHint(seg.Alloc, wbase, out h); return; }
-                if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, wbase, e, _blockBits, true);
-                if (s < h.LeftFree) h.LeftFree = s;
-                if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
-                return;                                          // runs only shrank: Scan still bounds them
-            }
-            // The run the freed bits join, inside the block.
-            int ms = PrevOneInBlock(seg.Alloc, wbase, s);
-            int me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
+            if (s == h.LeftFree) ms = 0;
+            else if (h.Contig > 0 && s == h.ContigStart + h.Contig) ms = h.ContigStart;
+            else ms = PrevOneInBlock(seg.Alloc, wbase, s);
+            if (e == _blockBits - h.RightFree) me = _blockBits;
+            else if (h.Contig > 0 && e == h.ContigStart) me = h.ContigStart + h.Contig;
+            else me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
             int len = me - ms;
             if (ms < h.FirstFree) h.FirstFree = ms;
             if (ms == 0) h.LeftFree = me;
@@ -398,15 +442,11 @@ namespace Percy.Kernel.Percpu
             else if (ms < h.ContigStart && len > h.Scan) h.Scan = len;
         }
 
-        // The first allocated bit at or after pos (High.. counts as allocated), by hints.
-        ulong FreeRunEnd(ulong pos)
+        // The end of the free run that reaches block b's start (the bits just before it are
+        // free): the first allocated bit from there, by block hints; High if none.
+        ulong RunEndFrom(int b)
         {
-            if (pos >= _high) return pos;
-            int b = (int)(pos >> _blockShift);
-            ulong be = ((ulong)b + 1) << _blockShift;
-            ulong r = Next(pos, be, FindOne);
-            if (r < be) return r;
-            for (b++; b < _blocks; b++)
+            for (; b < _blocks; b++)
             {
                 if ((b >> SegmentBlocksShift) >= _segCount) return _high;
                 ref var h = ref Hint(b);
@@ -415,14 +455,10 @@ namespace Percy.Kernel.Percpu
             return _high;
         }
 
-        // The start of the free run that ends at `end` (bit end-1 free), by hints.
-        ulong FreeRunStart(ulong end)
+        // The start of the free run that reaches block b's start from below (block b's
+        // first bit is free): one past the last allocated bit before it, by block hints.
+        ulong RunStartBefore(int b)
         {
-            if (end == 0) return 0;
-            int b = (int)((end - 1) >> _blockShift);
-            ulong bs = (ulong)b << _blockShift;
-            ulong r = PrevAllocatedEnd(end, bs);
-            if (r > bs) return r;
             for (b--; b >= 0; b--)
             {
                 if ((b >> SegmentBlocksShift) >= _segCount) continue;
@@ -545,7 +581,15 @@ namespace Percy.Kernel.Percpu
             fit = 0;
             if (bits == 0 || bits > _contig) return false;
             if (from < _firstFree) from = _firstFree;
-            if (_scanValid && bits > _scan && from < _contigStart) from = _contigStart;
+            if (_scanValid && bits > _scan && from <= _contigStart)
+            {
+                // No run before the Contig run is long enough, so the first fit is the
+                // first aligned place in it, if the request fits there. O(1): the common
+                // case of a chunk filling from its front.
+                ulong a = AlignUp(_contigStart, alignBits);
+                if (a + bits <= _contigStart + _contig) { fit = a; return true; }
+                from = _contigStart;
+            }
             if (from >= _high) return false;
             ulong carry = None;
             int untouchedBlock = _segCount << SegmentBlocksShift;
@@ -591,6 +635,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // First aligned run of `bits` free bits inside one block at or after `from`; -1 if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         int FirstFitInBlock(ulong[] alloc, int wbase, int from, int bits, int alignBits)
         {
             int p = from;
@@ -607,6 +652,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // One past the last allocated bit before `pos` in a block's words; 0 if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int PrevOneInBlock(ulong[] alloc, int wbase, int pos)
         {
             while (pos > 0)
@@ -622,6 +668,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // First zero (zero=true) or one bit in [pos, limit) of a block's words; limit if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int NextInBlock(ulong[] alloc, int wbase, int pos, int limit, bool zero)
         {
             while (pos < limit)
@@ -644,16 +691,26 @@ namespace Percy.Kernel.Percpu
         internal void AllocateArea(ulong start, ulong bits)
         {
             ulong end = start + bits;
-            SetRange(true, start, end, true);
-            SetBit(false, start, true);
-            if (bits > 1) SetRange(false, start + 1, end, false);
-            UpdateBlocks(start, end, false);
+            MarkArea(start, end);
+            AllocBlocks(start, end);
             _freeBits -= bits;
             LiveAreas++;
 
             if (_scanValid && _scan > 0 && start < _scanStart + _scan && end > _scanStart) _scanValid = false;
-            if (start == _firstFree) _firstFree = NextFree(end);
-            if (_contig > 0 && start < _contigStart + _contig && end > _contigStart) RefreshAfterBreak(start, end);
+            bool front = start == _contigStart;            // the area takes the front of the Contig run
+            if (start == _firstFree) _firstFree = front && _contig > bits ? end : NextFree(end);
+            if (_contig > 0 && start < _contigStart + _contig && end > _contigStart)
+            {
+                if (front && _contigStart + _contig == _high && _scanValid && _contig - bits >= _scan)
+                {
+                    // The front of the chunk's last run, the longest: what is left is still
+                    // the longest (Scan is exact for the runs before it, and there are none
+                    // after it). Sequences of allocations in a fresh chunk take this path.
+                    _contig -= bits;
+                    _contigStart = _contig > 0 ? end : _high;
+                }
+                else RefreshAfterBreak(start, end);
+            }
         }
 
         // The Contig run [cs, ce) lost [start, end): find the new longest run and Scan.
@@ -690,6 +747,7 @@ namespace Percy.Kernel.Percpu
         public const string ErrNoArea = "no allocation starts at this handle";
 
         // Why `bit` cannot be freed, or null.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public string CheckFree(ulong bit)
         {
             if (bit < _low || bit >= _high) return ErrNoArea;
@@ -699,26 +757,45 @@ namespace Percy.Kernel.Percpu
         }
 
         // The length in bits of the live area starting at `bit` (CheckFree said yes).
-        public ulong AreaBits(ulong bit) => Next(bit + 1, _bits, FindEnd) - bit;
+        public ulong AreaBits(ulong bit) => AreaEnd(bit) - bit;
+
+        // One past the live area that starts at `bit`: the first granule after it that is
+        // free or starts another area. Mostly inside bit's own word.
+        ulong AreaEnd(ulong bit)
+        {
+            var seg = _segs[(int)(bit >> _segBitShift)];
+            int wi = (int)((bit & _segBitMask) >> WordShift);
+            ulong w = (seg.Bound[wi] | ~seg.Alloc[wi]) & ((~0ul << (int)(bit & (WordBits - 1))) << 1);
+            if (w != 0) return (bit & ~(ulong)(WordBits - 1)) + (ulong)TrailingZeros(w);
+            return Next((bit | (WordBits - 1)) + 1, _bits, FindEnd);
+        }
 
         // Frees the area at `bit` (CheckFree said yes); returns its length in bits.
         internal ulong FreeArea(ulong bit)
         {
-            ulong end = Next(bit + 1, _bits, FindEnd);
+            ulong end = AreaEnd(bit);
             ulong bits = end - bit;
-            SetRange(true, bit, end, false);               // the bound bit at `bit` stays: freed-area marker
-            UpdateBlocks(bit, end, true);
+            ClearAlloc(bit, end);                          // the bound bit at `bit` stays: freed-area marker
+            FreeBlocks(bit, end, out ulong fs, out ulong fe);
             _freeBits += bits;
             LiveAreas--;
 
-            // The free run the area joins.
-            ulong fs, fe;
-            if (_contig > 0 && bit == _contigStart + _contig) fs = _contigStart;
-            else if (_scanValid && _scan > 0 && bit == _scanStart + _scan) fs = _scanStart;
-            else fs = FreeRunStart(bit);
-            if (_contig > 0 && end == _contigStart) fe = _contigStart + _contig;
-            else if (_scanValid && _scan > 0 && end == _scanStart) fe = _scanStart + _scan;
-            else fe = FreeRunEnd(end);
+            // The free run the area joins: as the edge blocks found it, unless it reaches
+            // past them; then the chunk hints (the run it joins is the Contig or Scan run)
+            // or the hints of the blocks beyond say where it ends.
+            ulong blockMask = (ulong)_blockBits - 1;
+            if ((fs & blockMask) == 0 && fs > 0)
+            {
+                if (_contig > 0 && bit == _contigStart + _contig) fs = _contigStart;
+                else if (_scanValid && _scan > 0 && bit == _scanStart + _scan) fs = _scanStart;
+                else fs = RunStartBefore((int)(fs >> _blockShift));
+            }
+            if ((fe & blockMask) == 0)
+            {
+                if (_contig > 0 && end == _contigStart) fe = _contigStart + _contig;
+                else if (_scanValid && _scan > 0 && end == _scanStart) fe = _scanStart + _scan;
+                else fe = RunEndFrom((int)(fe >> _blockShift));
+            }
             if (fs < _low) fs = _low;
             if (fe > _high) fe = _high;
             ulong len = fe - fs;
@@ -746,6 +823,7 @@ namespace Percy.Kernel.Percpu
 
         // ---- pages (blocks are pages in a chunk with its own range) ------------------------
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsPopulated(ulong page) => (_populated[(int)(page >> WordShift)] & (1ul << (int)(page & (WordBits - 1)))) != 0;
 
         internal void SetPopulated(ulong page, bool value)
@@ -782,7 +860,7 @@ namespace Percy.Kernel.Percpu
                 var seg = _segs[b >> SegmentBlocksShift];
                 int wbase = (b & (SegmentBlocks - 1)) << _blockWordShift;
                 var h = seg.Hints[b & (SegmentBlocks - 1)];
-                ComputeHint(seg.Alloc, wbase, out var exact);
+                ComputeHint(seg.Alloc, wbase, 0, out var exact);
                 if (h.Contig != exact.Contig || h.FirstFree != exact.FirstFree || h.LeftFree != exact.LeftFree || h.RightFree != exact.RightFree)
                     return "block hint disagrees with the bitmap";
                 if (h.Contig > 0)
@@ -863,19 +941,26 @@ namespace Percy.Kernel.Percpu
             "\u003f\u002f\u0038\u001b\u003c\u0029\u0025\u0010\u0036\u0023\u0034\u0015\u002c\u0020\u0017\u000b" +
             "\u002e\u001a\u0028\u000f\u0022\u0014\u001f\u000a\u0019\u000e\u0013\u0009\u000d\u0008\u0007\u0006";
 
-        internal static int TrailingZeros(ulong x)
-            => x == 0 ? WordBits : DeBruijnIndex[(int)(((x & (0 - x)) * DeBruijn64) >> 58)];
-
-        // Index of the highest set bit of x != 0.
-        internal static int HighestBit(ulong x)
+        // Inlined, and the table read through a pointer (the string indexer checks bounds):
+        // under QEMU's TCG every call and return is a translated-block lookup, and these
+        // run on every allocation and free.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static unsafe int TrailingZeros(ulong x)
         {
-            x |= x >> 1; x |= x >> 2; x |= x >> 4; x |= x >> 8; x |= x >> 16; x |= x >> 32;
-            return DeBruijnIndex[(int)(((x ^ (x >> 1)) * DeBruijn64) >> 58)];
+            if (x == 0) return WordBits;
+            fixed (char* index = DeBruijnIndex) return index[(int)(((x & (0 - x)) * DeBruijn64) >> 58)];
         }
 
-        internal static int LeadingZeros(ulong x) => x == 0 ? WordBits : WordBits - 1 - HighestBit(x);
+        // Index of the highest set bit of x != 0.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static unsafe int HighestBit(ulong x)
+        {
+            x |= x >> 1; x |= x >> 2; x |= x >> 4; x |= x >> 8; x |= x >> 16; x |= x >> 32;
+            fixed (char* index = DeBruijnIndex) return index[(int)(((x ^ (x >> 1)) * DeBruijn64) >> 58)];
+        }
 
         // floor(log2(x)) for x > 0.
-        internal static int Log2(ulong x) => WordBits - 1 - LeadingZeros(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int Log2(ulong x) => HighestBit(x);
     }
 }

@@ -5,9 +5,18 @@
 // freed), so a chunk whose range was used once costs its tables, not its pages, later.
 //
 // The local window aliases each unit's page directories (FirstChunk), one PDPT entry per
-// GiB of the unit; a page in a unit GiB not aliased yet opens that entry. Unmapping must
-// reach every CPU's TLB, for the global address and for the window alias: a page freed
-// while another CPU still caches its translation could be written through it.
+// GiB of the unit; a page in a unit GiB not aliased yet opens that entry.
+//
+// Unmapping and the TLB (Linux's lazy vunmap purge, in small). A page's frame may only be
+// reused once no CPU's TLB can still translate to it, for the global address or the
+// window alias, and reaching every CPU's TLB takes an IPI to every CPU and a wait for all
+// of them: under QEMU's TCG that costs as much as a few hundred allocations. So
+// Depopulate clears the page-table entries at once (the tables always show exactly the
+// populated pages) but keeps the frames: they wait, up to DeferredPages pages' worth, and
+// one IPI then flushes every CPU's TLB for all of them before they go back to the page
+// allocator. Meanwhile a stale translation can only reach a frame nobody else owns.
+// Populating a page whose frames still wait flushes first, so that no CPU can translate
+// a page mapped anew to its old frame.
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
 using Percy.Kernel.Smp;
@@ -18,14 +27,22 @@ namespace Percy.Kernel.Percpu
     {
         const ulong Page = AddressSpace.PageSize;
         const int GibShift = 30;
+        // Pages (each in every unit) whose frames may wait for one TLB shootdown: at most
+        // 64 KiB per CPU held back, and 16 depopulated pages per IPI instead of one.
+        const int DeferredPages = 16;
 
         readonly int _cpus;
         readonly ulong _unitVm;
+        readonly ulong[] _deferredOffsets;         // unit offsets of the waiting pages
+        readonly ulong[] _deferredFrames;          // [i * cpus + cpu]: page i's frame in cpu's unit, 0 if none
+        int _deferred;
 
         public UnitPages(int possibleCpus, ulong unitVm)
         {
             _cpus = possibleCpus;
             _unitVm = unitVm;
+            _deferredOffsets = new ulong[DeferredPages];
+            _deferredFrames = new ulong[DeferredPages * possibleCpus];
         }
 
         // Nothing to prepare: tables appear with the first page mapped in the range.
@@ -34,16 +51,21 @@ namespace Percy.Kernel.Percpu
 
         public override bool Populate(int chunk, ulong firstPage, ulong pages)
         {
-            ulong first = ChunkOffset(chunk) + firstPage * Page;
+            ulong first = ChunkOffset(chunk) + firstPage * Page, end = first + pages * Page;
+            for (int i = 0; i < _deferred; i++)
+            {
+                if (_deferredOffsets[i] < first || _deferredOffsets[i] >= end) continue;
+                FlushDeferred();
+                break;
+            }
             for (int cpu = 0; cpu < _cpus; cpu++)
             {
                 for (ulong p = 0; p < pages; p++)
                 {
                     if (MapZeroedPage(cpu, first + p * Page)) continue;
-                    // All or nothing: undo this CPU's pages so far, then every earlier CPU's.
-                    Unmap(cpu, first, p);
-                    for (int done = 0; done < cpu; done++) Unmap(done, first, pages);
-                    FlushEverywhere(first, pages);
+                    // All or nothing: unmap what this call mapped, and return the frames now.
+                    for (ulong offset = first; offset < end; offset += Page) Retire(offset);
+                    FlushDeferred();
                     return false;
                 }
             }
@@ -53,8 +75,7 @@ namespace Percy.Kernel.Percpu
         public override void Depopulate(int chunk, ulong firstPage, ulong pages)
         {
             ulong first = ChunkOffset(chunk) + firstPage * Page;
-            for (int cpu = 0; cpu < _cpus; cpu++) Unmap(cpu, first, pages);
-            FlushEverywhere(first, pages);
+            for (ulong p = 0; p < pages; p++) Retire(first + p * Page);
         }
 
         ulong ChunkOffset(int chunk) => (ulong)chunk * _unitVm;
@@ -73,35 +94,52 @@ namespace Percy.Kernel.Percpu
             return true;
         }
 
-        // Unmaps `pages` pages from `offset` in cpu's unit and returns them to the page allocator.
-        static void Unmap(int cpu, ulong offset, ulong pages)
+        // Unmaps the page at `offset` in every unit; its frames wait for the next shootdown.
+        void Retire(ulong offset)
         {
+            if (_deferred == DeferredPages) FlushDeferred();
             PageTable k = KernelPageTables.Kernel;
-            for (ulong p = 0; p < pages; p++)
+            bool any = false;
+            for (int cpu = 0; cpu < _cpus; cpu++)
             {
-                ulong va = PerCpuLayout.UnitBase(cpu) + offset + p * Page;
-                if (!k.Translate(va, out ulong phys, out _)) continue;
-                k.Unmap(va, Page);
-                PhysicalMemory.FreePages(phys, 0);
+                ulong va = PerCpuLayout.UnitBase(cpu) + offset;
+                ulong frame = 0;
+                if (k.Translate(va, out ulong phys, out _))
+                {
+                    k.Unmap(va, Page);
+                    frame = phys;
+                    any = true;
+                }
+                _deferredFrames[_deferred * _cpus + cpu] = frame;
             }
+            if (any) _deferredOffsets[_deferred++] = offset;
         }
 
-        struct FlushRange { public ulong Offset, Pages; public int Cpus; }
+        struct FlushList { public ulong* Offsets; public int Pages, Cpus; }
 
-        void FlushEverywhere(ulong offset, ulong pages)
+        // One IPI: every CPU drops its translations of the waiting pages; then their
+        // frames go back to the page allocator.
+        void FlushDeferred()
         {
-            FlushRange r = new FlushRange { Offset = offset, Pages = pages, Cpus = _cpus };
-            SmpCall.Call(SmpCall.AllCpus, &Flush, &r, true);
+            if (_deferred == 0) return;
+            fixed (ulong* offsets = _deferredOffsets)
+            {
+                FlushList list = new FlushList { Offsets = offsets, Pages = _deferred, Cpus = _cpus };
+                SmpCall.Call(SmpCall.AllCpus, &Flush, &list, true);
+            }
+            for (int i = 0; i < _deferred * _cpus; i++)
+                if (_deferredFrames[i] != 0) PhysicalMemory.FreePages(_deferredFrames[i], 0);
+            _deferred = 0;
         }
 
         static void Flush(void* arg)
         {
-            var r = (FlushRange*)arg;
-            for (ulong p = 0; p < r->Pages; p++)
+            var list = (FlushList*)arg;
+            for (int i = 0; i < list->Pages; i++)
             {
-                ulong offset = r->Offset + p * Page;
+                ulong offset = list->Offsets[i];
                 Cpu.InvalidatePage(PerCpuLayout.LocalAddress(offset));
-                for (int cpu = 0; cpu < r->Cpus; cpu++) Cpu.InvalidatePage(PerCpuLayout.UnitBase(cpu) + offset);
+                for (int cpu = 0; cpu < list->Cpus; cpu++) Cpu.InvalidatePage(PerCpuLayout.UnitBase(cpu) + offset);
             }
         }
     }
