@@ -50,10 +50,10 @@ namespace Percy.Kernel.Percpu
         public static string Alloc(ulong size, ulong align, bool atomic, out ulong handle)
         {
             ulong flags = SpinLock.LockIrqSave(LockPointer);
-            string error = s_allocator.Allocate(size, align, atomic, out handle);
+            string error = s_allocator.Allocate(size, align, atomic, out handle, out bool clean);
             SpinLock.UnlockIrqRestore(LockPointer, flags);
             if (error != null) return AllocRefused(error, size);
-            ZeroOnEveryCpu(handle, size);
+            if (!clean) ZeroOnEveryCpu(handle, size);
             return null;
         }
 

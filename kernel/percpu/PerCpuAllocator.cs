@@ -54,8 +54,11 @@
 //
 // Zeroing. The allocator never touches per-CPU memory. alloc_percpu's contract (zeroed
 // memory on every CPU) is the kernel side's: after Allocate succeeds it must zero
-// [h, h + size) in every possible CPU's unit (a reused area holds old data; a freshly
-// populated page may be zeroed at populate time, the result is the same).
+// [h, h + size) in every possible CPU's unit, unless Allocate said the area is clean.
+// Pages are zero when populated (the backend's contract, and the first chunk's boot
+// pages past the static part), so an area on bytes that no area has held since then is
+// still zero; the chunks track that per page (PerCpuChunk, "Clean memory"), and a burst
+// of allocations in fresh pages needs no clearing at all.
 //
 // Concurrency. Not thread-safe: the kernel calls it under one lock. The atomic variant
 // never calls the backend and never allocates memory, so it may run with interrupts off.
@@ -81,8 +84,8 @@ namespace Percy.Kernel.Percpu
         public abstract bool CreateChunk(int index);
         // The chunk's pages have all been depopulated first.
         public abstract void DestroyChunk(int index);
-        // Maps [firstPage, firstPage + pages) in every CPU's unit. All or nothing: on
-        // false (out of memory) nothing of this call stays mapped.
+        // Maps [firstPage, firstPage + pages) in every CPU's unit, zero-filled. All or
+        // nothing: on false (out of memory) nothing of this call stays mapped.
         public abstract bool Populate(int chunk, ulong firstPage, ulong pages);
         // Unmaps and frees those pages in every CPU's unit.
         public abstract void Depopulate(int chunk, ulong firstPage, ulong pages);
@@ -182,7 +185,8 @@ namespace Percy.Kernel.Percpu
 
         // Builds the allocator for the first chunk's layout, or says why not (null on
         // success). populatedPages: how many pages from offset 0 of chunk 0 are mapped
-        // already (at least the static part; PerCpuUnitLayout.CommittedPages).
+        // already (at least the static part; PerCpuUnitLayout.CommittedPages), zero past
+        // the static part.
         public static string Create(ulong unitVm, ulong pageSize, ulong staticSize, ulong reservedSize, ulong populatedPages,
                                     PerCpuBackend backend, out PerCpuAllocator allocator)
         {
@@ -263,8 +267,14 @@ namespace Percy.Kernel.Percpu
         // every CPU's unit. atomic: only already populated pages, no backend call, no new
         // chunk, no memory allocated. Null and the handle, or why not.
         public string Allocate(ulong size, ulong align, bool atomic, out ulong handle)
+            => Allocate(size, align, atomic, out handle, out _);
+
+        // The same, and whether the area is still zero in every unit (see PerCpuChunk,
+        // "Clean memory"): if not, the caller clears it.
+        public string Allocate(ulong size, ulong align, bool atomic, out ulong handle, out bool clean)
         {
             handle = 0;
+            clean = false;
             string err = CheckRequest(size, align, _maxAllocSize, ErrTooLarge, out ulong bits, out ulong alignBits);
             if (err != null) return err;
             // Only the slots that hold chunks, from the request's on: one bit scan, where a
@@ -277,9 +287,9 @@ namespace Percy.Kernel.Percpu
                     ulong fit;
                     if (atomic)
                     {
-                        if (FindPopulatedFit(c, bits, alignBits, out fit)) return Commit(c, fit, bits, true, false, out handle);
+                        if (FindPopulatedFit(c, bits, alignBits, out fit)) return Commit(c, fit, bits, true, false, out handle, out clean);
                     }
-                    else if (c.FindFit(c.Low, bits, alignBits, out fit)) return Commit(c, fit, bits, false, false, out handle);
+                    else if (c.FindFit(c.Low, bits, alignBits, out fit)) return Commit(c, fit, bits, false, false, out handle, out clean);
                 }
             }
             if (atomic) return ErrAtomicNoSpace;
@@ -294,7 +304,7 @@ namespace Percy.Kernel.Percpu
             chunk.Index = index;
             chunk.Base = (ulong)index << _unitShift;
             chunk.FindFit(0, bits, alignBits, out ulong first);     // a fresh chunk fits any allowed request at 0
-            return Commit(chunk, first, bits, false, true, out handle);
+            return Commit(chunk, first, bits, false, true, out handle, out clean);
         }
 
         // For module per-CPU sections: from the reserved part only. Never atomic.
@@ -305,7 +315,7 @@ namespace Percy.Kernel.Percpu
             string err = CheckRequest(size, align, _reservedSize, ErrReservedTooLarge, out ulong bits, out ulong alignBits);
             if (err != null) return err;
             if (!_reserved.FindFit(_reserved.Low, bits, alignBits, out ulong fit)) return ErrReservedFull;
-            return Commit(_reserved, fit, bits, false, false, out handle);
+            return Commit(_reserved, fit, bits, false, false, out handle, out _);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,9 +333,10 @@ namespace Percy.Kernel.Percpu
 
         // Populates what [fit, fit + bits) of c needs (unless atomic), then commits it.
         // fresh: c was created for this call and is installed only on success.
-        string Commit(PerCpuChunk c, ulong fit, ulong bits, bool atomic, bool fresh, out ulong handle)
+        string Commit(PerCpuChunk c, ulong fit, ulong bits, bool atomic, bool fresh, out ulong handle, out bool clean)
         {
             handle = 0;
+            clean = false;
             PerCpuChunk owner = PageOwner(c);
             PageSpan(c, fit, bits, out ulong p0, out ulong p1);
             ulong consumed = 0;                             // empty populated pages this area takes
@@ -356,7 +367,7 @@ namespace Percy.Kernel.Percpu
                 _chunks++;
                 Link(c, SlotOf(c.ContigBits), false);
             }
-            c.AllocateArea(fit, bits);
+            clean = c.AllocateArea(fit, bits);
             owner.EmptyPopulatedPages -= consumed;
             _emptyPopulated -= consumed;
             if (c != _reserved) Relocate(c);

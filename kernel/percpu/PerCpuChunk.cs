@@ -58,6 +58,16 @@
 // never allocates metadata. Only the populated-page bitmap (one bit per page) is sized
 // for the whole unit up front.
 //
+// Clean memory. Every unit's copy of a page is zero when the page is populated (the
+// backend maps zeroed pages; the first chunk's boot pages are zero past the static part),
+// and alloc_percpu must hand out zeroed areas. Clearing an area in every unit costs more
+// under TCG than the rest of a small allocation (one store per CPU, each to another
+// unit's page), so each block (a page, in a chunk with pages) keeps a dirty mark: bits
+// from DirtyEnd on have been in no area since the page was populated. An area entirely
+// at or above the marks of its blocks is still zero everywhere and needs no clearing;
+// the mark then moves past it. Populating a page resets its mark. The reserved chunk,
+// whose pages are the first chunk's, keeps no marks: its areas are always cleared.
+//
 // Window. A chunk serves bits [Low, High) of its range. Bits below Low (the first chunk's
 // static and reserved parts; the reserved chunk's start) and from High to the end (the
 // reserved chunk's end) are marked as permanent areas, so they never look free and are
@@ -75,18 +85,21 @@ namespace Percy.Kernel.Percpu
         public int Contig, ContigStart, FirstFree, LeftFree, RightFree, Scan;
     }
 
-    // 64 blocks' bitmaps and hints (fewer in a chunk's last segment).
+    // 64 blocks' bitmaps and hints (fewer in a chunk's last segment), and each block's
+    // dirty mark (see PerCpuChunk, "Clean memory").
     internal sealed class PerCpuSegment
     {
         internal readonly ulong[] Alloc;
         internal readonly ulong[] Bound;
         internal readonly PerCpuBlockHint[] Hints;
+        internal readonly int[] DirtyEnd;
 
         internal PerCpuSegment(int blocks, int blockWords, int blockBits)
         {
             Alloc = new ulong[blocks * blockWords];
             Bound = new ulong[blocks * blockWords];
             Hints = new PerCpuBlockHint[blocks];
+            DirtyEnd = new int[blocks];
             for (int i = 0; i < blocks; i++) PerCpuChunk.SetFree(ref Hints[i], blockBits);
         }
     }
@@ -161,7 +174,7 @@ namespace Percy.Kernel.Percpu
             {
                 var seg = _segs[s];
                 for (int i = 0; i < seg.Alloc.Length; i++) { seg.Alloc[i] = 0; seg.Bound[i] = 0; }
-                for (int i = 0; i < seg.Hints.Length; i++) SetFree(ref seg.Hints[i], _blockBits);
+                for (int i = 0; i < seg.Hints.Length; i++) { SetFree(ref seg.Hints[i], _blockBits); seg.DirtyEnd[i] = 0; }
             }
             if (_populated != null) for (int i = 0; i < _populated.Length; i++) _populated[i] = 0;
             PopulatedPages = EmptyPopulatedPages = PinnedPages = LiveAreas = 0;
@@ -687,12 +700,14 @@ namespace Percy.Kernel.Percpu
         }
 
         // Marks [start, start + bits) as one area (the caller found it with FindFit and
-        // made sure the segments exist).
-        internal void AllocateArea(ulong start, ulong bits)
+        // made sure the segments exist). True if the area is clean: still zero in every
+        // unit, no clearing needed.
+        internal bool AllocateArea(ulong start, ulong bits)
         {
             ulong end = start + bits;
             MarkArea(start, end);
             AllocBlocks(start, end);
+            bool clean = TakeClean(start, end);
             _freeBits -= bits;
             LiveAreas++;
 
@@ -711,6 +726,25 @@ namespace Percy.Kernel.Percpu
                 }
                 else RefreshAfterBreak(start, end);
             }
+            return clean;
+        }
+
+        // Whether [start, end) lies at or above its blocks' dirty marks, and moves the marks
+        // past it. Chunks without pages of their own keep no marks: never clean.
+        bool TakeClean(ulong start, ulong end)
+        {
+            if (_populated == null) return false;
+            bool clean = true;
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            for (int b = b0; b <= b1; b++)
+            {
+                ref int mark = ref _segs[b >> SegmentBlocksShift].DirtyEnd[b & (SegmentBlocks - 1)];
+                int s = b == b0 ? (int)(start - ((ulong)b << _blockShift)) : 0;
+                int e = b == b1 ? (int)(end - ((ulong)b << _blockShift)) : _blockBits;
+                if (s < mark) clean = false;
+                if (e > mark) mark = e;
+            }
+            return clean;
         }
 
         // The Contig run [cs, ce) lost [start, end): find the new longest run and Scan.
@@ -826,10 +860,13 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsPopulated(ulong page) => (_populated[(int)(page >> WordShift)] & (1ul << (int)(page & (WordBits - 1)))) != 0;
 
+        // Populating a page (its segment exists) also makes it clean: new pages are zero.
         internal void SetPopulated(ulong page, bool value)
         {
             ulong m = 1ul << (int)(page & (WordBits - 1));
-            if (value) _populated[(int)(page >> WordShift)] |= m; else _populated[(int)(page >> WordShift)] &= ~m;
+            if (!value) { _populated[(int)(page >> WordShift)] &= ~m; return; }
+            _populated[(int)(page >> WordShift)] |= m;
+            _segs[(int)(page >> SegmentBlocksShift)].DirtyEnd[(int)page & (SegmentBlocks - 1)] = 0;
         }
 
         // The first page in [page, limit) that is populated (want=true) or not; limit if none.
