@@ -611,10 +611,16 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int SlotOf(ulong contigBits) => contigBits == 0 ? 0 : PerCpuChunk.Log2(contigBits) + 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Relocate(PerCpuChunk c)
         {
             // Still inside its slot's range [2^(slot-1), 2^slot) (slot 0: full): most calls.
             if (c.Slot > 0 ? c.ContigBits >> (c.Slot - 1) == 1 : c.ContigBits == 0) return;
+            MoveSlot(c);
+        }
+
+        void MoveSlot(PerCpuChunk c)
+        {
             int slot = SlotOf(c.ContigBits);
             bool front = slot > c.Slot;
             Unlink(c);
