@@ -279,12 +279,11 @@ namespace Percy.Kernel.Percpu
             if (err != null) return err;
             // Only the slots that hold chunks, from the request's on: one bit scan, where a
             // loop over ~20 mostly empty lists costs more than the rest of the allocation.
-            for (ulong slots = _slotsInUse & (~0ul << SlotOf(bits)); slots != 0; slots &= slots - 1)
+            for (ulong slots = _slotsInUse & (~0ul << (PerCpuChunk.Log2(bits) + 1)); slots != 0; slots &= slots - 1)
             {
                 for (var c = _slotHead[PerCpuChunk.TrailingZeros(slots)]; c != null; c = c.NextInSlot)
                 {
-                    if (c.ContigBits < bits) continue;
-                    ulong fit;
+                    ulong fit;                              // (FindFit refuses chunks whose longest run is too short)
                     if (atomic)
                     {
                         if (FindPopulatedFit(c, bits, alignBits, out fit)) return Commit(c, fit, bits, true, false, out handle, out clean);
@@ -307,7 +306,8 @@ namespace Percy.Kernel.Percpu
             return Commit(chunk, first, bits, false, true, out handle, out clean);
         }
 
-        // For module per-CPU sections: from the reserved part only. Never atomic.
+        // For module per-CPU sections: from the reserved part only. Never atomic. The area
+        // is never known to be clean: the caller always clears it.
         public string AllocateReserved(ulong size, ulong align, out ulong handle)
         {
             handle = 0;
@@ -321,45 +321,42 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string CheckRequest(ulong size, ulong align, ulong max, string tooLarge, out ulong bits, out ulong alignBits)
         {
+            bits = (size + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;
+            alignBits = (align + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;   // 1, 2, 4: 1 granule
+            // A valid request passes one test (size - 1 < max also refuses size 0).
+            if ((size - 1 < max) & ((align & (align - 1)) == 0) & (align - 1 < _pageSize)) return null;
             bits = alignBits = 0;
+            return RequestError(size, align, max, tooLarge);
+        }
+
+        // Why CheckRequest refused, the first reason in the order the issue lists them.
+        string RequestError(ulong size, ulong align, ulong max, string tooLarge)
+        {
             if (size == 0) return ErrSizeZero;
             if (size > max) return tooLarge;
             if (!IsPowerOfTwo(align)) return ErrAlignNotPowerOfTwo;
-            if (align > _pageSize) return ErrAlignAbovePage;
-            bits = (size + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;
-            alignBits = align <= PerCpuLayout.MinAllocSize ? 1 : align >> GranuleShift;
-            return null;
+            return ErrAlignAbovePage;
         }
 
         // Populates what [fit, fit + bits) of c needs (unless atomic), then commits it.
         // fresh: c was created for this call and is installed only on success.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string Commit(PerCpuChunk c, ulong fit, ulong bits, bool atomic, bool fresh, out ulong handle, out bool clean)
         {
             handle = 0;
             clean = false;
             PerCpuChunk owner = PageOwner(c);
-            PageSpan(c, fit, bits, out ulong p0, out ulong p1);
-            ulong consumed = 0;                             // empty populated pages this area takes
-            bool unpopulated = false;
-            for (ulong p = p0; p < p1; p++)
+            PageSpan(c, owner, fit, bits, out ulong p0, out ulong p1);
+            // (An atomic fit lies on populated pages: FindPopulatedFit.)
+            if (!owner.Populated(p0, p1) && !PopulatePages(owner, p0, p1))
             {
-                if (!owner.IsPopulated(p)) unpopulated = true;
-                else if (owner.BlockEmpty((int)p)) consumed++;
-            }
-            if (unpopulated && !atomic)
-            {
-                if (!PopulatePages(owner, p0, p1, out ulong added))
+                if (fresh)
                 {
-                    if (fresh)
-                    {
-                        _backend.DestroyChunk(c.Index);
-                        c.NextSpare = _spare;
-                        _spare = c;
-                    }
-                    return ErrPopulate;
+                    _backend.DestroyChunk(c.Index);
+                    c.NextSpare = _spare;
+                    _spare = c;
                 }
-                owner.PopulatedPages += added;
-                _populatedPages += added;
+                return ErrPopulate;
             }
             if (fresh)
             {
@@ -367,18 +364,24 @@ namespace Percy.Kernel.Percpu
                 _chunks++;
                 Link(c, SlotOf(c.ContigBits), false);
             }
-            clean = c.AllocateArea(fit, bits);
-            owner.EmptyPopulatedPages -= consumed;
-            _emptyPopulated -= consumed;
-            if (c != _reserved) Relocate(c);
+            clean = c.AllocateArea(fit, bits, out ulong wereEmpty);
+            if (c != _reserved)
+            {
+                // Its pages, all populated now, that were empty are empty no longer. (The
+                // reserved part's pages belong to the first chunk, where they are never empty;
+                // the reserved chunk's clean answer is never used: AllocateReserved.)
+                c.EmptyPopulatedPages -= wereEmpty;
+                _emptyPopulated -= wereEmpty;
+                Relocate(c);
+            }
             if (c == _emptyChunk) _emptyChunk = null;
 
             _allocs++;
             _live++;
             _liveBytes += bits << GranuleShift;
-            if (_liveBytes > _maxLiveBytes) _maxLiveBytes = _liveBytes;
+            _maxLiveBytes = _liveBytes > _maxLiveBytes ? _liveBytes : _maxLiveBytes;
             handle = c.Base + (fit << GranuleShift);
-            if (!atomic && c != _reserved && _emptyPopulated < EmptyPopulatedPagesLow) Refill(c);
+            if ((_emptyPopulated < EmptyPopulatedPagesLow) & !atomic & (c != _reserved)) Refill(c);
             return null;
         }
 
@@ -388,7 +391,7 @@ namespace Percy.Kernel.Percpu
             ulong pos = c.Low, pages = (ulong)c.Blocks;
             while (c.FindFit(pos, bits, alignBits, out fit))
             {
-                PageSpan(c, fit, bits, out ulong p0, out ulong p1);
+                PageSpan(c, c, fit, bits, out ulong p0, out ulong p1);
                 ulong hole = c.NextPage(p0, p1, false);
                 if (hole >= p1) return true;
                 // Every fit from here to the next populated page covers the hole.
@@ -399,10 +402,10 @@ namespace Percy.Kernel.Percpu
             return false;
         }
 
-        // Populates the unpopulated pages of [p0, p1) (all or nothing); `added` = how many.
-        bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1, out ulong added)
+        // Populates the unpopulated pages of [p0, p1), all or nothing. New pages count as
+        // empty populated pages until the area is committed on them.
+        bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1)
         {
-            added = 0;
             ulong p = p0;
             while (true)
             {
@@ -416,14 +419,25 @@ namespace Percy.Kernel.Percpu
                 }
                 p = q;
             }
-            owner.EnsureSegments(p1 << _blockShift);       // every populated page has its metadata
-            for (p = p0; p < p1; p++)
+            MarkPopulated(owner, p0, p1);
+            return true;
+        }
+
+        // Records that the unpopulated pages of [p, q) are populated now: empty populated
+        // pages, unless the first chunk's static or reserved part lies there.
+        void MarkPopulated(PerCpuChunk owner, ulong p, ulong q)
+        {
+            owner.EnsureSegments(q << _blockShift);        // every populated page has its metadata
+            for (; p < q; p++)
             {
                 if (owner.IsPopulated(p)) continue;
                 owner.SetPopulated(p, true);
-                added++;
+                owner.PopulatedPages++;
+                _populatedPages++;
+                if (!owner.BlockEmpty((int)p)) continue;
+                owner.EmptyPopulatedPages++;
+                _emptyPopulated++;
             }
-            return true;
         }
 
         // Undoes PopulatePages up to `end`: the runs it populated are the runs the bitmap
@@ -453,12 +467,7 @@ namespace Percy.Kernel.Percpu
                 ulong q = p + 1;
                 while (q < pages && q - p < EmptyPopulatedPagesHigh - _emptyPopulated && c.BlockEmpty((int)q) && !c.IsPopulated(q)) q++;
                 if (!_backend.Populate(c.Index, p, q - p)) return;
-                c.EnsureSegments(q << _blockShift);
-                for (ulong i = p; i < q; i++) c.SetPopulated(i, true);
-                c.PopulatedPages += q - p;
-                c.EmptyPopulatedPages += q - p;
-                _populatedPages += q - p;
-                _emptyPopulated += q - p;
+                MarkPopulated(c, p, q);
                 p = q;
             }
         }
@@ -468,25 +477,24 @@ namespace Percy.Kernel.Percpu
         // free_percpu. Null, or why the handle is not a live allocation (nothing changes).
         public string Free(ulong handle)
         {
+            ulong bits = 0, emptied = 0;
             string err = Locate(handle, out PerCpuChunk c, out ulong bit);
+            if (err == null) err = c.FreeArea(bit, out bits, out emptied);
             if (err != null) return err;
-            ulong bits = c.FreeArea(bit);
             _frees++;
             _live--;
             _liveBytes -= bits << GranuleShift;
-            if (c == _reserved) return null;
+            if (c == _reserved) return null;               // its pages are the first chunk's, never empty
 
-            PageSpan(c, bit, bits, out ulong p0, out ulong p1);
-            ulong emptied = 0;                              // all were populated: the area was live
-            for (ulong p = p0; p < p1; p++) if (c.BlockEmpty((int)p)) emptied++;
-            if (emptied > 0)
+            if (emptied > 0)                                // pages the area left empty (all populated: it was live)
             {
                 c.EmptyPopulatedPages += emptied;
                 _emptyPopulated += emptied;
+                PageSpan(c, c, bit, bits, out ulong p0, out ulong p1);
                 Trim(c, p0, p1);
             }
             Relocate(c);
-            if (c != _first && c.IsEmpty) KeepOrDestroy(c);
+            if ((c != _first) & c.IsEmpty) KeepOrDestroy(c);
             return null;
         }
 
@@ -495,6 +503,7 @@ namespace Percy.Kernel.Percpu
         {
             bytes = 0;
             string err = Locate(handle, out PerCpuChunk c, out ulong bit);
+            if (err == null) err = c.CheckFree(bit);
             if (err != null) return err;
             bytes = c.AreaBits(bit) << GranuleShift;
             return null;
@@ -506,17 +515,21 @@ namespace Percy.Kernel.Percpu
         {
             chunk = null;
             bit = 0;
-            if ((handle & (PerCpuLayout.MinAllocSize - 1)) != 0) return ErrUnaligned;
-            if (handle < _reservedStart) return ErrStatic;
-            if (handle < _dynamicStart) chunk = _reserved;
-            else
-            {
-                ulong k = handle >> _unitShift;
-                if (k < _maxChunks) chunk = ChunkAt(k);
-                if (chunk == null) return ErrOutside;
-            }
+            ulong k = handle >> _unitShift;
+            if (((handle & (PerCpuLayout.MinAllocSize - 1)) == 0) & (handle >= _dynamicStart) & (k < _maxChunks))
+                chunk = k == 0 ? _first : ChunkAt(k);       // the usual case: a dynamic handle
+            else if (((handle & (PerCpuLayout.MinAllocSize - 1)) == 0) & (handle >= _reservedStart) & (handle < _dynamicStart))
+                chunk = _reserved;
+            if (chunk == null) return LocateError(handle);
             bit = (handle - chunk.Base) >> GranuleShift;
-            return chunk.CheckFree(bit);
+            return null;
+        }
+
+        // Why Locate found no chunk for the handle.
+        string LocateError(ulong handle)
+        {
+            if ((handle & (PerCpuLayout.MinAllocSize - 1)) != 0) return ErrUnaligned;
+            return handle < _reservedStart ? ErrStatic : ErrOutside;
         }
 
         // Depopulates the empty pages of [p0, p1), highest first, while more than
@@ -575,11 +588,11 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuChunk PageOwner(PerCpuChunk c) => c == _reserved ? _first : c;
 
-        // Pages of the owner that bits [bit, bit + bits) of c touch: [p0, p1).
+        // Pages of c's owner (PageOwner) that bits [bit, bit + bits) of c touch: [p0, p1).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void PageSpan(PerCpuChunk c, ulong bit, ulong bits, out ulong p0, out ulong p1)
+        void PageSpan(PerCpuChunk c, PerCpuChunk owner, ulong bit, ulong bits, out ulong p0, out ulong p1)
         {
-            ulong start = c.Base + (bit << GranuleShift) - PageOwner(c).Base;
+            ulong start = c.Base + (bit << GranuleShift) - owner.Base;
             ulong end = start + (bits << GranuleShift);
             p0 = start >> _pageShift;
             p1 = (end + _pageSize - 1) >> _pageShift;
@@ -614,14 +627,15 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Relocate(PerCpuChunk c)
         {
-            // Still inside its slot's range [2^(slot-1), 2^slot) (slot 0: full): most calls.
-            if (c.Slot > 0 ? c.ContigBits >> (c.Slot - 1) == 1 : c.ContigBits == 0) return;
+            // Still inside its slot's range [2^(slot-1), 2^slot): most calls.
+            if ((c.Slot > 0) & (c.ContigBits >> (c.Slot - 1) == 1)) return;
             MoveSlot(c);
         }
 
         void MoveSlot(PerCpuChunk c)
         {
             int slot = SlotOf(c.ContigBits);
+            if (slot == c.Slot) return;                     // slot 0: still full
             bool front = slot > c.Slot;
             Unlink(c);
             Link(c, slot, front);

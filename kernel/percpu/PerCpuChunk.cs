@@ -65,8 +65,9 @@
 // unit's page), so each block (a page, in a chunk with pages) keeps a dirty mark: bits
 // from DirtyEnd on have been in no area since the page was populated. An area entirely
 // at or above the marks of its blocks is still zero everywhere and needs no clearing;
-// the mark then moves past it. Populating a page resets its mark. The reserved chunk,
-// whose pages are the first chunk's, keeps no marks: its areas are always cleared.
+// the mark then moves past it. Populating a page resets its mark. The reserved chunk's
+// answer is never used (its pages are the first chunk's, whose populate events it does
+// not see): reserved areas are always cleared.
 //
 // Window. A chunk serves bits [Low, High) of its range. Bits below Low (the first chunk's
 // static and reserved parts; the reserved chunk's start) and from High to the end (the
@@ -198,8 +199,8 @@ namespace Percy.Kernel.Percpu
 
         void MarkPermanent(ulong start, ulong end)
         {
-            MarkArea(start, end);
-            AllocBlocks(start, end);
+            MarkArea(_segs[(int)(start >> _segBitShift)], start, end);
+            AllocBlocks(start, end);                       // (no page was populated yet)
         }
 
         // ---- segments ----------------------------------------------------------------
@@ -220,6 +221,9 @@ namespace Percy.Kernel.Percpu
         }
 
         ref PerCpuBlockHint Hint(int block) => ref _segs[block >> SegmentBlocksShift].Hints[block & (SegmentBlocks - 1)];
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        PerCpuSegment SegmentOf(int block) => _segs[block >> SegmentBlocksShift];
 
         public PerCpuBlockHint BlockHint(int block)
         {
@@ -271,13 +275,12 @@ namespace Percy.Kernel.Percpu
 
         // The bitmaps of a new area [start, end): alloc bits set, its bound bit set and the
         // bound bits after it cleared (stale markers of freed areas). An area inside one
-        // word, the common case, is one read-modify-write per map.
+        // word, the common case, is one read-modify-write per map. seg: start's segment.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void MarkArea(ulong start, ulong end)
+        void MarkArea(PerCpuSegment seg, ulong start, ulong end)
         {
             if (((start ^ (end - 1)) >> WordShift) == 0)
             {
-                var seg = _segs[(int)(start >> _segBitShift)];
                 int wi = (int)((start & _segBitMask) >> WordShift), b = (int)(start & (WordBits - 1));
                 ulong mask = WordMask(b, (int)(end - start));
                 seg.Alloc[wi] |= mask;
@@ -287,19 +290,6 @@ namespace Percy.Kernel.Percpu
             SetRange(true, start, end, true);
             SetRange(false, start + 1, end, false);
             SetRange(false, start, start + 1, true);
-        }
-
-        // Clears the alloc bits [start, end).
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void ClearAlloc(ulong start, ulong end)
-        {
-            if (((start ^ (end - 1)) >> WordShift) == 0)
-            {
-                int wi = (int)((start & _segBitMask) >> WordShift);
-                _segs[(int)(start >> _segBitShift)].Alloc[wi] &= ~WordMask((int)(start & (WordBits - 1)), (int)(end - start));
-                return;
-            }
-            SetRange(true, start, end, false);
         }
 
         // Sets or clears bits [start, end) of the alloc (alloc=true) or bound map.
@@ -376,96 +366,102 @@ namespace Percy.Kernel.Percpu
         }
 
         // Block hints after bits [start, end) were allocated (bitmaps already updated): the
-        // edge blocks incrementally, the inner ones set full.
+        // edge blocks incrementally, the inner ones set full. Returns how many of the
+        // blocks were empty before (pages that no longer count as empty).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void AllocBlocks(ulong start, ulong end)
+        ulong AllocBlocks(ulong start, ulong end)
         {
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
             int s0 = (int)(start - ((ulong)b0 << _blockShift));
             int e1 = (int)(end - ((ulong)b1 << _blockShift));
-            if (b0 == b1) { BlockAllocated(b0, s0, e1); return; }
-            BlockAllocated(b0, s0, _blockBits);
+            ulong wereEmpty = BlockAllocated(SegmentOf(b0), b0 & (SegmentBlocks - 1), s0, b0 == b1 ? e1 : _blockBits);
+            if (b0 == b1) return wereEmpty;
             for (int b = b0 + 1; b < b1; b++) SetFull(ref Hint(b), _blockBits);
-            BlockAllocated(b1, 0, e1);
+            return wereEmpty + (ulong)(b1 - b0 - 1) + BlockAllocated(SegmentOf(b1), b1 & (SegmentBlocks - 1), 0, e1);
         }
 
         // Block hints after bits [start, end) were freed (alloc bits already cleared), and
         // the free run the area joined as far as its edge blocks show: [runStart, runEnd).
         // A run that reaches the first block's start or the last block's end may go on.
+        // Returns how many of the blocks are empty now.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void FreeBlocks(ulong start, ulong end, out ulong runStart, out ulong runEnd)
+        ulong FreeBlocks(ulong start, ulong end, out ulong runStart, out ulong runEnd)
         {
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
             ulong bs0 = (ulong)b0 << _blockShift, bs1 = (ulong)b1 << _blockShift;
             int s0 = (int)(start - bs0), e1 = (int)(end - bs1), ms, me;
-            if (b0 == b1) BlockFreed(b0, s0, e1, out ms, out me);
-            else
+            ulong empty = BlockFreed(SegmentOf(b0), b0 & (SegmentBlocks - 1), s0, b0 == b1 ? e1 : _blockBits, out ms, out me);
+            if (b0 != b1)
             {
-                BlockFreed(b0, s0, _blockBits, out ms, out _);
                 for (int b = b0 + 1; b < b1; b++) SetFree(ref Hint(b), _blockBits);
-                BlockFreed(b1, 0, e1, out _, out me);
+                empty += (ulong)(b1 - b0 - 1) + BlockFreed(SegmentOf(b1), b1 & (SegmentBlocks - 1), 0, e1, out _, out me);
             }
             runStart = bs0 + (ulong)ms;
             runEnd = bs1 + (ulong)me;
+            return empty;
         }
 
-        // Bits [s, e) of the block (block positions), inside one free run, were allocated.
+        // Bits [s, e) of block bi of seg (block positions), inside one free run, were
+        // allocated. 1 if the block was empty before, else 0.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void BlockAllocated(int block, int s, int e)
+        ulong BlockAllocated(PerCpuSegment seg, int bi, int s, int e)
         {
-            var seg = _segs[block >> SegmentBlocksShift];
-            ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
+            ref var h = ref seg.Hints[bi];
+            ulong wasEmpty = h.Contig == _blockBits ? 1ul : 0ul;
             int contigEnd = h.ContigStart + h.Contig;
-            if (s < contigEnd && e > h.ContigStart)
+            if ((s < contigEnd) & (e > h.ContigStart))
             {
                 int rest = contigEnd - e;
-                if (s == h.ContigStart && contigEnd == _blockBits && rest >= h.Scan)
+                if ((s == h.ContigStart) & (contigEnd == _blockBits) & (rest >= h.Scan))
                 {
                     // The front of the block's last run, the longest: what is left of it is
                     // still the longest (Scan bounds every run before it). A sequence of
                     // small allocations takes this path, never reading the bitmap.
-                    if (s == h.FirstFree) h.FirstFree = rest > 0 ? e : _blockBits;
-                    if (s == 0) h.LeftFree = 0;
+                    int firstFree = h.FirstFree, next = rest > 0 ? e : _blockBits;
+                    h.FirstFree = s == firstFree ? next : firstFree;
+                    h.LeftFree = s == 0 ? 0 : h.LeftFree;
                     h.RightFree = rest;
                     h.Contig = rest;
                     h.ContigStart = rest > 0 ? e : 0;
-                    return;
+                    return wasEmpty;
                 }
                 // Otherwise the longest run is not known: re-read the block.
-                ComputeHint(seg.Alloc, (block & (SegmentBlocks - 1)) << _blockWordShift, h.FirstFree, out h);
-                return;
+                ComputeHint(seg.Alloc, bi << _blockWordShift, h.FirstFree, out h);
+                return wasEmpty;
             }
-            if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, (block & (SegmentBlocks - 1)) << _blockWordShift, e, _blockBits, true);
+            if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, bi << _blockWordShift, e, _blockBits, true);
             if (s < h.LeftFree) h.LeftFree = s;
             if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
-            // Runs only shrank: Scan still bounds them.
+            return wasEmpty;                                 // runs only shrank: Scan still bounds them
         }
 
-        // Bits [s, e) of the block (block positions), one area, were freed; [ms, me): the
+        // Bits [s, e) of block bi of seg (block positions), one area, were freed; [ms, me): the
         // free run they joined inside the block. The hints give the run's ends when it
         // meets the block's edges or its longest run; otherwise the neighbouring bits do.
+        // 1 if the block is empty now, else 0.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void BlockFreed(int block, int s, int e, out int ms, out int me)
+        ulong BlockFreed(PerCpuSegment seg, int bi, int s, int e, out int ms, out int me)
         {
-            var seg = _segs[block >> SegmentBlocksShift];
-            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
-            ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
+            int wbase = bi << _blockWordShift;
+            ref var h = ref seg.Hints[bi];
             if (s == h.LeftFree) ms = 0;
-            else if (h.Contig > 0 && s == h.ContigStart + h.Contig) ms = h.ContigStart;
+            else if ((h.Contig > 0) & (s == h.ContigStart + h.Contig)) ms = h.ContigStart;
             else ms = PrevOneInBlock(seg.Alloc, wbase, s);
             if (e == _blockBits - h.RightFree) me = _blockBits;
-            else if (h.Contig > 0 && e == h.ContigStart) me = h.ContigStart + h.Contig;
+            else if ((h.Contig > 0) & (e == h.ContigStart)) me = h.ContigStart + h.Contig;
             else me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
-            int len = me - ms;
-            if (ms < h.FirstFree) h.FirstFree = ms;
-            if (ms == 0) h.LeftFree = me;
-            if (me == _blockBits) h.RightFree = _blockBits - ms;
-            if (len > h.Contig || (len == h.Contig && ms > h.ContigStart))
+            int len = me - ms, contig = h.Contig, contigStart = h.ContigStart, scan = h.Scan;
+            h.FirstFree = ms < h.FirstFree ? ms : h.FirstFree;
+            h.LeftFree = ms == 0 ? me : h.LeftFree;
+            h.RightFree = me == _blockBits ? _blockBits - ms : h.RightFree;
+            if ((len > contig) | ((len == contig) & (ms > contigStart)))
             {
-                if (ms > h.ContigStart && h.Contig > h.Scan) h.Scan = h.Contig;   // the old longest is before it now
-                h.Contig = len; h.ContigStart = ms;
+                h.Scan = (ms > contigStart) & (contig > scan) ? contig : scan;   // the old longest is before it now
+                h.Contig = len;
+                h.ContigStart = ms;
             }
-            else if (ms < h.ContigStart && len > h.Scan) h.Scan = len;
+            else h.Scan = (ms < contigStart) & (len > scan) ? len : scan;
+            return len == _blockBits ? 1ul : 0ul;
         }
 
         // The end of the free run that reaches block b's start (the bits just before it are
@@ -606,9 +602,9 @@ namespace Percy.Kernel.Percpu
         public bool FindFit(ulong from, ulong bits, ulong alignBits, out ulong fit)
         {
             fit = 0;
-            if (bits == 0 || bits > _contig) return false;
-            if (from < _firstFree) from = _firstFree;
-            if (_scanValid && bits > _scan && from <= _contigStart)
+            if (bits - 1 >= _contig) return false;          // bits == 0 or longer than the longest run
+            from = from < _firstFree ? _firstFree : from;
+            if (_scanValid & (bits > _scan) & (from <= _contigStart))
             {
                 // No run before the Contig run is long enough, so the first fit is the
                 // first aligned place in it, if the request fits there. O(1): the common
@@ -723,21 +719,35 @@ namespace Percy.Kernel.Percpu
         // Marks [start, start + bits) as one area (the caller found it with FindFit and
         // made sure the segments exist). True if the area is clean: still zero in every
         // unit, no clearing needed.
-        internal bool AllocateArea(ulong start, ulong bits)
+        // wereEmpty: how many of its blocks were empty before (empty populated pages it takes).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal bool AllocateArea(ulong start, ulong bits, out ulong wereEmpty)
         {
             ulong end = start + bits;
-            MarkArea(start, end);
-            AllocBlocks(start, end);
-            bool clean = TakeClean(start, end);
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            var seg = SegmentOf(b0);
+            MarkArea(seg, start, end);
+            bool clean;
+            if (b0 == b1)
+            {
+                int bi = b0 & (SegmentBlocks - 1), s0 = (int)(start - ((ulong)b0 << _blockShift)), e0 = s0 + (int)bits;
+                wereEmpty = BlockAllocated(seg, bi, s0, e0);
+                clean = TakeClean(ref seg.DirtyEnd[bi], s0, e0);
+            }
+            else
+            {
+                wereEmpty = AllocBlocks(start, end);
+                clean = TakeClean(start, end);
+            }
             _freeBits -= bits;
             LiveAreas++;
 
-            if (_scanValid && _scan > 0 && start < _scanStart + _scan && end > _scanStart) _scanValid = false;
+            if ((_scan > 0) & (start < _scanStart + _scan) & (end > _scanStart)) _scanValid = false;   // the Scan run is broken
             bool front = start == _contigStart;            // the area takes the front of the Contig run
-            if (start == _firstFree) _firstFree = front && _contig > bits ? end : NextFree(end);
-            if (_contig > 0 && start < _contigStart + _contig && end > _contigStart)
+            if (start == _firstFree) _firstFree = front & (_contig > bits) ? end : NextFree(end);
+            if ((start < _contigStart + _contig) & (end > _contigStart))
             {
-                if (front && _contigStart + _contig == _high && _scanValid && _contig - bits >= _scan)
+                if (front & (_contigStart + _contig == _high) & _scanValid & (_contig - bits >= _scan))
                 {
                     // The front of the chunk's last run, the longest: what is left is still
                     // the longest (Scan is exact for the runs before it, and there are none
@@ -751,30 +761,27 @@ namespace Percy.Kernel.Percpu
         }
 
         // Whether [start, end) lies at or above its blocks' dirty marks, and moves the marks
-        // past it. Chunks without pages of their own keep no marks: never clean.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // past it.
         bool TakeClean(ulong start, ulong end)
         {
-            if (_populated == null) return false;
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
-            if (b0 == b1)
-            {
-                ref int only = ref _segs[b0 >> SegmentBlocksShift].DirtyEnd[b0 & (SegmentBlocks - 1)];
-                int s0 = (int)(start - ((ulong)b0 << _blockShift));
-                bool fresh = s0 >= only;
-                if (s0 + (int)(end - start) > only) only = s0 + (int)(end - start);
-                return fresh;
-            }
             bool clean = true;
             for (int b = b0; b <= b1; b++)
             {
-                ref int mark = ref _segs[b >> SegmentBlocksShift].DirtyEnd[b & (SegmentBlocks - 1)];
                 int s = b == b0 ? (int)(start - ((ulong)b << _blockShift)) : 0;
                 int e = b == b1 ? (int)(end - ((ulong)b << _blockShift)) : _blockBits;
-                if (s < mark) clean = false;
-                if (e > mark) mark = e;
+                clean &= TakeClean(ref SegmentOf(b).DirtyEnd[b & (SegmentBlocks - 1)], s, e);
             }
             return clean;
+        }
+
+        // The same for one block: bits [s, e) of it, `mark` its dirty mark.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static bool TakeClean(ref int mark, int s, int e)
+        {
+            int old = mark;
+            mark = e > old ? e : old;
+            return s >= old;
         }
 
         // The Contig run [cs, ce) lost [start, end): find the new longest run and Scan.
@@ -812,36 +819,58 @@ namespace Percy.Kernel.Percpu
 
         // Why `bit` cannot be freed, or null.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public string CheckFree(ulong bit)
+        public string CheckFree(ulong bit) => ReadStart(bit, out _, out _, out _, out _);
+
+        // Reads the alloc and bound words holding `bit` (its segment and word index too) and
+        // says why no live area starts there, or null.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        string ReadStart(ulong bit, out PerCpuSegment seg, out int wi, out ulong alloc, out ulong bound)
         {
-            if (bit < _low || bit >= _high) return ErrNoArea;
-            bool a = IsAllocated(bit), b = IsBoundary(bit);
-            if (a) return b ? null : ErrNotAStart;
-            return b ? ErrDoubleFree : ErrNoArea;
+            seg = null;
+            wi = 0;
+            alloc = bound = 0;
+            int s = (int)(bit >> _segBitShift);
+            if ((bit < _low) | (bit >= _high) | (s >= _segCount)) return ErrNoArea;
+            seg = _segs[s];
+            wi = (int)((bit & _segBitMask) >> WordShift);
+            alloc = seg.Alloc[wi];
+            bound = seg.Bound[wi];
+            ulong m = 1ul << (int)(bit & (WordBits - 1));
+            if ((alloc & bound & m) != 0) return null;
+            return (alloc & m) != 0 ? ErrNotAStart : (bound & m) != 0 ? ErrDoubleFree : ErrNoArea;
         }
 
         // The length in bits of the live area starting at `bit` (CheckFree said yes).
-        public ulong AreaBits(ulong bit) => AreaEnd(bit) - bit;
+        public ulong AreaBits(ulong bit)
+        {
+            ReadStart(bit, out _, out _, out ulong alloc, out ulong bound);
+            return AreaEnd(bit, alloc, bound) - bit;
+        }
 
         // One past the live area that starts at `bit`: the first granule after it that is
-        // free or starts another area. Mostly inside bit's own word.
+        // free or starts another area. Mostly inside bit's own word (alloc, bound).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        ulong AreaEnd(ulong bit)
+        ulong AreaEnd(ulong bit, ulong alloc, ulong bound)
         {
-            var seg = _segs[(int)(bit >> _segBitShift)];
-            int wi = (int)((bit & _segBitMask) >> WordShift);
-            ulong w = (seg.Bound[wi] | ~seg.Alloc[wi]) & ((~0ul << (int)(bit & (WordBits - 1))) << 1);
+            ulong w = (bound | ~alloc) & ((~0ul << (int)(bit & (WordBits - 1))) << 1);
             if (w != 0) return (bit & ~(ulong)(WordBits - 1)) + (ulong)TrailingZeros(w);
             return Next((bit | (WordBits - 1)) + 1, _bits, FindEnd);
         }
 
-        // Frees the area at `bit` (CheckFree said yes); returns its length in bits.
-        internal ulong FreeArea(ulong bit)
+        // free_percpu's part in the chunk: frees the live area that starts at `bit`. Null,
+        // its length in bits and how many of its blocks it left empty (pages that now count
+        // as empty); or why not, and nothing changes.
+        internal string FreeArea(ulong bit, out ulong bits, out ulong emptied)
         {
-            ulong end = AreaEnd(bit);
-            ulong bits = end - bit;
-            ClearAlloc(bit, end);                          // the bound bit at `bit` stays: freed-area marker
-            FreeBlocks(bit, end, out ulong fs, out ulong fe);
+            bits = emptied = 0;
+            string error = ReadStart(bit, out PerCpuSegment seg, out int wi, out ulong alloc, out ulong bound);
+            if (error != null) return error;
+            ulong end = AreaEnd(bit, alloc, bound);
+            bits = end - bit;
+            // Clear its alloc bits; the bound bit at `bit` stays: the freed-area marker.
+            if (((bit ^ (end - 1)) >> WordShift) == 0) seg.Alloc[wi] = alloc & ~WordMask((int)(bit & (WordBits - 1)), (int)bits);
+            else SetRange(true, bit, end, false);
+            emptied = FreeBlocks(bit, end, out ulong fs, out ulong fe);
             _freeBits += bits;
             LiveAreas--;
 
@@ -849,41 +878,42 @@ namespace Percy.Kernel.Percpu
             // past them; then the chunk hints (the run it joins is the Contig or Scan run)
             // or the hints of the blocks beyond say where it ends.
             ulong blockMask = (ulong)_blockBits - 1;
-            if ((fs & blockMask) == 0 && fs > 0)
+            bool scanRun = _scanValid & (_scan > 0);
+            if (((fs & blockMask) == 0) & (fs > 0))
             {
-                if (_contig > 0 && bit == _contigStart + _contig) fs = _contigStart;
-                else if (_scanValid && _scan > 0 && bit == _scanStart + _scan) fs = _scanStart;
+                if ((_contig > 0) & (bit == _contigStart + _contig)) fs = _contigStart;
+                else if (scanRun & (bit == _scanStart + _scan)) fs = _scanStart;
                 else fs = RunStartBefore((int)(fs >> _blockShift));
             }
             if ((fe & blockMask) == 0)
             {
-                if (_contig > 0 && end == _contigStart) fe = _contigStart + _contig;
-                else if (_scanValid && _scan > 0 && end == _scanStart) fe = _scanStart + _scan;
+                if ((_contig > 0) & (end == _contigStart)) fe = _contigStart + _contig;
+                else if (scanRun & (end == _scanStart)) fe = _scanStart + _scan;
                 else fe = RunEndFrom((int)(fe >> _blockShift));
             }
-            if (fs < _low) fs = _low;
-            if (fe > _high) fe = _high;
+            fs = fs < _low ? _low : fs;
+            fe = fe > _high ? _high : fe;
             ulong len = fe - fs;
 
             if (len > _contig)
             {
-                if (_contig == 0 || fs > _contigStart)
+                if ((_contig == 0) | (fs > _contigStart))
                 {
                     _scan = _contig; _scanStart = _contigStart; _scanValid = true;
                 }
-                else if (_scanValid && _scan > 0 && _scanStart >= fs) _scanValid = false;   // the Scan run merged in
+                else if (scanRun & (_scanStart >= fs)) _scanValid = false;   // the Scan run merged in
                 _contig = len; _contigStart = fs;
             }
             else if (len == _contig)
             {
                 if (fs < _contigStart) { _scan = len; _scanStart = fs; _scanValid = true; }
             }
-            else if (fs < _contigStart && _scanValid)
+            else if ((fs < _contigStart) & _scanValid)
             {
-                if ((_scan > 0 && _scanStart >= fs && _scanStart < fe) || len > _scan) { _scan = len; _scanStart = fs; }
+                if ((scanRun & (_scanStart >= fs) & (_scanStart < fe)) | (len > _scan)) { _scan = len; _scanStart = fs; }
             }
-            if (fs < _firstFree) _firstFree = fs;
-            return bits;
+            _firstFree = fs < _firstFree ? fs : _firstFree;
+            return null;
         }
 
         // ---- pages (blocks are pages in a chunk with its own range) ------------------------
@@ -899,6 +929,11 @@ namespace Percy.Kernel.Percpu
             _populated[(int)(page >> WordShift)] |= m;
             _segs[(int)(page >> SegmentBlocksShift)].DirtyEnd[(int)page & (SegmentBlocks - 1)] = 0;
         }
+
+        // Whether every page of [p0, p1) is populated (mostly one page: one bit test).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Populated(ulong p0, ulong p1)
+            => p1 == p0 + 1 ? IsPopulated(p0) : NextPage(p0, p1, false) >= p1;
 
         // The first page in [page, limit) that is populated (want=true) or not; limit if none.
         public ulong NextPage(ulong page, ulong limit, bool want)
