@@ -171,11 +171,11 @@ internal static partial class BenchBoot
             }
         }
 
-        public string Tail() => string.Join('\n', _tail.Append(Clean(_line.ToString())));
+        public string Tail() => string.Join('\n', _tail.Append(BenchShell.Clean(_line.ToString())));
 
         private void CompleteLine(double seconds)
         {
-            string text = Clean(_line.ToString());
+            string text = BenchShell.Clean(_line.ToString());
             _line.Clear();
             _tail.Enqueue(text);
             if (_tail.Count > TailLines)
@@ -214,16 +214,10 @@ internal static partial class BenchBoot
             return true;
         }
 
-        // Firmware and GRUB paint with escape sequences and end lines with "\r\n".
-        private static string Clean(string line) => EscapePattern().Replace(line, string.Empty).Replace("\r", string.Empty);
-
         [GeneratedRegex(@"^\[\s*\d+\.\d+\] percy: Percy ")]
         private static partial Regex FirstLinePattern();
 
         [GeneratedRegex(@"\bboot_ms=(\d+)")]
         private static partial Regex BootMsPattern();
-
-        [GeneratedRegex(@"\x1B(?:\[[0-?]*[ -/]*[@-~]|[ -/]*[0-~])")]
-        private static partial Regex EscapePattern();
     }
 }

@@ -36,7 +36,8 @@ internal sealed record BenchReport(
     string Memory,
     BenchIso Iso,
     BenchGoal Goal,
-    IReadOnlyList<BenchResult> Configurations)
+    IReadOnlyList<BenchResult> Configurations,
+    PercpuBench Percpu)
 {
     private static readonly string[] s_headers = ["configuration", "runs", "first line, s", "prompt, s", "boot_ms"];
 
@@ -84,7 +85,7 @@ internal sealed record BenchReport(
     public string ToMarkdown()
     {
         var text = new StringBuilder();
-        text.AppendLine("# Percy boot benchmark").AppendLine();
+        text.AppendLine("# Percy benchmarks").AppendLine();
         text.AppendLine("| | |").AppendLine("|---|---|");
         text.AppendLine($"| date | {Date} |");
         text.AppendLine($"| commit | {Commit} |");
@@ -111,8 +112,72 @@ internal sealed record BenchReport(
             text.AppendLine($"- {result.Configuration}: `{result.QemuCommand}`");
         }
 
+        text.AppendLine().AppendLine("## Dynamic per-CPU allocator").AppendLine();
+        foreach (string line in PercpuLines())
+        {
+            text.AppendLine(line);
+        }
+
+        text.AppendLine();
+        text.AppendLine($"Targets: {HostSentence(Percpu)}: **{(Percpu.HostMet ? "PASS" : "MISS")}**.");
+        text.AppendLine(Percpu.LinuxRatio is null
+            ? $"Percy at most {BenchPercpu.LinuxFraction:0.#} of Linux's time: not measured (`{BenchPercpu.LinuxVariable}=1 ./build.sh bench` runs the Linux peer)."
+            : $"{LinuxSentence(Percpu)}: **{(Percpu.LinuxRatio <= BenchPercpu.LinuxFraction ? "PASS" : "MISS")}**.");
+        text.AppendLine();
+        text.AppendLine(PercpuMethod);
+        text.AppendLine();
+        text.AppendLine("Per boot (alloc_ns, free_ns; `percpu stats` before and after):").AppendLine();
+        foreach (PercpuSample sample in Percpu.Samples)
+        {
+            text.AppendLine($"- {sample.AllocNs}, {sample.FreeNs}; `{sample.StatsBefore}` / `{sample.StatsAfter}`");
+        }
+
+        text.AppendLine().AppendLine($"QEMU command: `{Percpu.QemuCommand}`");
+        if (Percpu.Linux is not null)
+        {
+            text.AppendLine().AppendLine($"Linux peer: `{Percpu.Linux.Command}` printed `{Percpu.Linux.Line}`");
+        }
+
         return text.ToString();
     }
+
+    private const string PercpuMethod =
+        "Percy: `percpu bench 10000` is the first command after boot (after `percpu stats`): 10,000 alloc_percpu(8, 8), " +
+        "then 10,000 free_percpu, each phase timed by the kernel's clock; the figures are medians over the boots. " +
+        "Linux: Debian's 6.1 kernel in the same QEMU configuration, its allocbench module doing __alloc_percpu(8, 8) " +
+        "and free_percpu 10,000 times each. Host: bench/HostPercpu, ns per alloc+free pair with 1,000 and 100,000 live " +
+        "8-byte allocations (median of its runs).";
+
+    /// <summary>The allocator's figures as plain lines, for the terminal and the markdown.</summary>
+    public IEnumerable<string> PercpuLines()
+    {
+        string runs = $"{Percpu.Samples.Count} boot{(Percpu.Samples.Count == 1 ? string.Empty : "s")}";
+        yield return $"- Percy `percpu bench {BenchPercpu.Allocations}` at -smp {BenchPercpu.Cpus} (median / min / max of {runs}): " +
+                     $"alloc {Ms(Percpu.AllocNs)}, free {Ms(Percpu.FreeNs)}, total {Ms(Percpu.TotalNs)}";
+        foreach (HostPercpuLayout host in Percpu.Host)
+        {
+            yield return $"- host, {host.Layout}: {host.SmallLivePairNs.ToString("0.0", CultureInfo.InvariantCulture)} ns per pair at 1,000 live, " +
+                         $"{host.LargeLivePairNs.ToString("0.0", CultureInfo.InvariantCulture)} at 100,000: ratio {host.Ratio.ToString("0.000", CultureInfo.InvariantCulture)}";
+        }
+
+        if (Percpu.Linux is { } linux)
+        {
+            yield return $"- Linux 6.1 at -smp {BenchPercpu.Cpus}: alloc {Ms(linux.AllocNs)}, free {Ms(linux.FreeNs)}, total {Ms(linux.TotalNs)}; " +
+                         $"Percy/Linux {Percpu.LinuxRatio?.ToString("0.000", CultureInfo.InvariantCulture)}";
+        }
+    }
+
+    public static string HostSentence(PercpuBench percpu)
+        => $"host pair cost at 100,000 live over 1,000 live at most {BenchPercpu.HostMaxRatio:0.#} " +
+           $"(worst {percpu.Host.Max(h => h.Ratio).ToString("0.000", CultureInfo.InvariantCulture)})";
+
+    public static string LinuxSentence(PercpuBench percpu)
+        => $"Percy's total at most {BenchPercpu.LinuxFraction:0.#} of Linux's: {Ms(percpu.TotalNs.Median)} vs {Ms(percpu.Linux!.TotalNs)} " +
+           $"({percpu.LinuxRatio?.ToString("0.000", CultureInfo.InvariantCulture)})";
+
+    private static string Ms(BenchStat ns) => $"{Ms(ns.Median)} / {Ms(ns.Min)} / {Ms(ns.Max)}";
+
+    private static string Ms(double ns) => $"{(ns / 1e6).ToString("0.00", CultureInfo.InvariantCulture)} ms";
 
     private string Caption => $"each cell: median / min / max of {Runs} boot{(Runs == 1 ? string.Empty : "s")}; -machine {Machine} -m {Memory}";
 
