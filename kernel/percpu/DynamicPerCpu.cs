@@ -68,6 +68,7 @@ namespace Percy.Kernel.Percpu
             return null;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static string Free(ulong handle)
         {
             ulong flags = SpinLock.LockIrqSave(LockPointer);

@@ -10,13 +10,13 @@
 // Unmapping and the TLB (Linux's lazy vunmap purge, in small). A page's frame may only be
 // reused once no CPU's TLB can still translate to it, for the global address or the
 // window alias, and reaching every CPU's TLB takes an IPI to every CPU and a wait for all
-// of them: under QEMU's TCG that costs as much as a few hundred allocations. So
+// of them: under QEMU's TCG about a millisecond, the cost of thousands of allocations. So
 // Depopulate clears the page-table entries at once (the tables always show exactly the
-// populated pages) but keeps the frames: they wait, up to DeferredPages pages' worth, and
-// one IPI then flushes every CPU's TLB for all of them before they go back to the page
+// populated pages) but keeps the frames: they wait, up to DeferredFrames of them, and one
+// IPI then flushes every CPU's TLB for all of them before they go back to the page
 // allocator. Meanwhile a stale translation can only reach a frame nobody else owns.
-// Populating a page whose frames still wait flushes first, so that no CPU can translate
-// a page mapped anew to its old frame.
+// Populating a page whose frames still wait maps those same frames again (cleared): a
+// stale translation then still leads to the right frame, and no IPI is needed.
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
 using Percy.Kernel.Smp;
@@ -27,12 +27,13 @@ namespace Percy.Kernel.Percpu
     {
         const ulong Page = AddressSpace.PageSize;
         const int GibShift = 30;
-        // Pages (each in every unit) whose frames may wait for one TLB shootdown: at most
-        // 64 KiB per CPU held back, and 16 depopulated pages per IPI instead of one.
-        const int DeferredPages = 16;
+        // Frames that may wait for one TLB shootdown: 1 MiB held back at most, however
+        // many CPUs there are (at -smp 4, 64 depopulated pages per IPI instead of one).
+        const int DeferredFrames = 256;
 
         readonly int _cpus;
         readonly ulong _unitVm;
+        readonly int _deferredPages;               // pages (each in every unit) that may wait
         readonly ulong[] _deferredOffsets;         // unit offsets of the waiting pages
         readonly ulong[] _deferredFrames;          // [i * cpus + cpu]: page i's frame in cpu's unit, 0 if none
         int _deferred;
@@ -41,8 +42,9 @@ namespace Percy.Kernel.Percpu
         {
             _cpus = possibleCpus;
             _unitVm = unitVm;
-            _deferredOffsets = new ulong[DeferredPages];
-            _deferredFrames = new ulong[DeferredPages * possibleCpus];
+            _deferredPages = DeferredFrames / possibleCpus > 0 ? DeferredFrames / possibleCpus : 1;
+            _deferredOffsets = new ulong[_deferredPages];
+            _deferredFrames = new ulong[_deferredPages * possibleCpus];
         }
 
         // Nothing to prepare: tables appear with the first page mapped in the range.
@@ -52,19 +54,14 @@ namespace Percy.Kernel.Percpu
         public override bool Populate(int chunk, ulong firstPage, ulong pages)
         {
             ulong first = ChunkOffset(chunk) + firstPage * Page, end = first + pages * Page;
-            for (int i = 0; i < _deferred; i++)
+            for (ulong offset = first; offset < end; offset += Page)
             {
-                if (_deferredOffsets[i] < first || _deferredOffsets[i] >= end) continue;
-                FlushDeferred();
-                break;
-            }
-            for (int cpu = 0; cpu < _cpus; cpu++)
-            {
-                for (ulong p = 0; p < pages; p++)
+                if (Remap(offset)) continue;
+                for (int cpu = 0; cpu < _cpus; cpu++)
                 {
-                    if (MapZeroedPage(cpu, first + p * Page)) continue;
+                    if (MapZeroedPage(cpu, offset)) continue;
                     // All or nothing: unmap what this call mapped, and return the frames now.
-                    for (ulong offset = first; offset < end; offset += Page) Retire(offset);
+                    for (ulong done = first; done <= offset; done += Page) Retire(done);
                     FlushDeferred();
                     return false;
                 }
@@ -84,20 +81,47 @@ namespace Percy.Kernel.Percpu
         {
             ulong phys = PhysicalMemory.AllocatePages(0, true);
             if (phys == 0) return false;
-            ulong va = PerCpuLayout.UnitBase(cpu) + offset;
-            if (KernelPageTables.Kernel.Map(va, phys, Page, Page, PageFlags.KernelReadWrite) != null)
+            if (!MapFrame(cpu, offset, phys))
             {
                 PhysicalMemory.FreePages(phys, 0);
                 return false;
             }
+            return true;
+        }
+
+        bool MapFrame(int cpu, ulong offset, ulong phys)
+        {
+            ulong va = PerCpuLayout.UnitBase(cpu) + offset;
+            if (KernelPageTables.Kernel.Map(va, phys, Page, Page, PageFlags.KernelReadWrite) != null) return false;
             FirstChunk.OpenLocalWindow(cpu, offset >> GibShift);
+            return true;
+        }
+
+        // If the page at `offset` is waiting for a shootdown, maps its frames again,
+        // cleared, and takes it off the list. Every unit had the page (Depopulate retires
+        // whole pages) and its tables are still there, so this cannot fail.
+        bool Remap(ulong offset)
+        {
+            int i = 0;
+            while (i < _deferred && _deferredOffsets[i] != offset) i++;
+            if (i == _deferred) return false;
+            for (int cpu = 0; cpu < _cpus; cpu++)
+            {
+                ulong frame = _deferredFrames[i * _cpus + cpu];
+                Memory.Fill(DirectMap.ToVirtual(frame), 0, (nuint)Page);
+                MapFrame(cpu, offset, frame);
+            }
+            // The last waiting page takes its place.
+            _deferred--;
+            _deferredOffsets[i] = _deferredOffsets[_deferred];
+            for (int cpu = 0; cpu < _cpus; cpu++) _deferredFrames[i * _cpus + cpu] = _deferredFrames[_deferred * _cpus + cpu];
             return true;
         }
 
         // Unmaps the page at `offset` in every unit; its frames wait for the next shootdown.
         void Retire(ulong offset)
         {
-            if (_deferred == DeferredPages) FlushDeferred();
+            if (_deferred == _deferredPages) FlushDeferred();
             PageTable k = KernelPageTables.Kernel;
             bool any = false;
             for (int cpu = 0; cpu < _cpus; cpu++)
