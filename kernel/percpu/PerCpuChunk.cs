@@ -860,6 +860,7 @@ namespace Percy.Kernel.Percpu
         // free_percpu's part in the chunk: frees the live area that starts at `bit`. Null,
         // its length in bits and how many of its blocks it left empty (pages that now count
         // as empty); or why not, and nothing changes.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal string FreeArea(ulong bit, out ulong bits, out ulong emptied)
         {
             bits = emptied = 0;
