@@ -28,19 +28,7 @@ internal static partial class BenchBoot
 
     public static async Task<BootSample> RunAsync(IReadOnlyList<string> arguments, string label, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(QemuRunner.QemuBinary)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        using var qemu = new Process { StartInfo = startInfo };
+        using var qemu = new Process { StartInfo = BenchShell.PipedQemu(arguments) };
         var clock = new Stopwatch();
         clock.Start();
         try

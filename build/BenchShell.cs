@@ -42,19 +42,7 @@ internal sealed partial class BenchShell : IAsyncDisposable
     /// <summary>Starts QEMU and waits for the first prompt.</summary>
     public static async Task<BenchShell> StartAsync(IReadOnlyList<string> arguments, string label, TimeSpan hardTimeout, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(QemuRunner.QemuBinary)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        var qemu = new Process { StartInfo = startInfo };
+        var qemu = new Process { StartInfo = PipedQemu(arguments) };
         try
         {
             qemu.Start();
@@ -77,6 +65,24 @@ internal sealed partial class BenchShell : IAsyncDisposable
         }
 
         return shell;
+    }
+
+    /// <summary>QEMU with these arguments and the serial console (and stderr) on pipes.</summary>
+    public static ProcessStartInfo PipedQemu(IReadOnlyList<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo(QemuRunner.QemuBinary)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        return startInfo;
     }
 
     /// <summary>Types <paramref name="command"/> and returns the lines it printed (without its echo and the next prompt).</summary>
