@@ -461,9 +461,9 @@ namespace Percy.Kernel.Percpu
         {
             ulong pages = (ulong)c.Blocks;
             ulong p = c.FirstFree >> _blockShift;
-            while (_emptyPopulated < EmptyPopulatedPagesHigh && p < pages)
+            while ((_emptyPopulated < EmptyPopulatedPagesHigh) & (p < pages))
             {
-                if (!c.BlockEmpty((int)p) || c.IsPopulated(p)) { p++; continue; }
+                if (!c.BlockEmpty((int)p) | c.IsPopulated(p)) { p++; continue; }
                 ulong q = p + 1;
                 while (q < pages && q - p < EmptyPopulatedPagesHigh - _emptyPopulated && c.BlockEmpty((int)q) && !c.IsPopulated(q)) q++;
                 if (!_backend.Populate(c.Index, p, q - p)) return;
@@ -537,9 +537,9 @@ namespace Percy.Kernel.Percpu
         void Trim(PerCpuChunk c, ulong p0, ulong p1)
         {
             ulong runLo = 0, runHi = 0;
-            for (ulong p = p1; p-- > p0 && _emptyPopulated > EmptyPopulatedPagesHigh;)
+            for (ulong p = p1; (p-- > p0) & (_emptyPopulated > EmptyPopulatedPagesHigh);)
             {
-                if (p < c.PinnedPages || !c.IsPopulated(p) || !c.BlockEmpty((int)p)) continue;
+                if ((p < c.PinnedPages) | !c.IsPopulated(p) | !c.BlockEmpty((int)p)) continue;
                 if (runHi != 0 && p + 1 != runLo) { _backend.Depopulate(c.Index, runLo, runHi - runLo); runHi = 0; }
                 if (runHi == 0) runHi = p + 1;
                 runLo = p;

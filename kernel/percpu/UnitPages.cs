@@ -126,12 +126,13 @@ namespace Percy.Kernel.Percpu
             bool any = false;
             for (int cpu = 0; cpu < _cpus; cpu++)
             {
-                ulong va = PerCpuLayout.UnitBase(cpu) + offset;
+                // One walk: the 4 KiB entry gives the frame and is cleared.
+                ulong* entry = k.Walk(PerCpuLayout.UnitBase(cpu) + offset, out int level);
                 ulong frame = 0;
-                if (k.Translate(va, out ulong phys, out _))
+                if (entry != null && level == 0)
                 {
-                    k.Unmap(va, Page);
-                    frame = phys;
+                    frame = *entry & PageFlags.AddressMask;
+                    *entry = 0;
                     any = true;
                 }
                 _deferredFrames[_deferred * _cpus + cpu] = frame;
