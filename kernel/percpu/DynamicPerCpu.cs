@@ -18,16 +18,21 @@ namespace Percy.Kernel.Percpu
         const ulong SmallArea = 64;                     // bytes: cleared granule by granule, inline
 
         static PerCpuAllocator s_allocator;
+        static UnitPages s_pages;
         static int s_lock;
 
         public static PerCpuAllocator Allocator => s_allocator;
+
+        // Frames of depopulated pages that wait for a TLB shootdown (UnitPages).
+        public static int WaitingFrames => s_pages.WaitingFrames;
 
         // After the first chunk and the page allocator: the first chunk's static pages are
         // populated already.
         public static void Init()
         {
             PerCpuUnitLayout layout = FirstChunk.Layout;
-            string error = PerCpuAllocator.Create(layout, layout.CommittedPages, new UnitPages(layout.Units, layout.UnitVm), out s_allocator);
+            s_pages = new UnitPages(layout.Units, layout.UnitVm);
+            string error = PerCpuAllocator.Create(layout, layout.CommittedPages, s_pages, out s_allocator);
             if (error != null) Panic.Fail($"percpu: dynamic allocator: {error}");
         }
 

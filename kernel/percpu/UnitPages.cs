@@ -29,7 +29,7 @@ namespace Percy.Kernel.Percpu
         const int GibShift = 30;
         // Frames that may wait for one TLB shootdown: 1 MiB held back at most, however
         // many CPUs there are (at -smp 4, 64 depopulated pages per IPI instead of one).
-        const int DeferredFrames = 256;
+        public const int DeferredFrames = 256;
 
         readonly int _cpus;
         readonly ulong _unitVm;
@@ -45,6 +45,17 @@ namespace Percy.Kernel.Percpu
             _deferredPages = DeferredFrames / possibleCpus > 0 ? DeferredFrames / possibleCpus : 1;
             _deferredOffsets = new ulong[_deferredPages];
             _deferredFrames = new ulong[_deferredPages * possibleCpus];
+        }
+
+        // Frames unmapped but not yet returned to the page allocator (`percpu`, self-tests).
+        public int WaitingFrames
+        {
+            get
+            {
+                int frames = 0;
+                for (int i = 0; i < _deferred * _cpus; i++) if (_deferredFrames[i] != 0) frames++;
+                return frames;
+            }
         }
 
         // Nothing to prepare: tables appear with the first page mapped in the range.
