@@ -225,12 +225,6 @@ namespace Percy.Kernel.Percpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuSegment SegmentOf(int block) => _segs[block >> SegmentBlocksShift];
 
-        public PerCpuBlockHint BlockHint(int block)
-        {
-            if ((block >> SegmentBlocksShift) >= _segCount) { PerCpuBlockHint h = default; SetFree(ref h, _blockBits); return h; }
-            return Hint(block);
-        }
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool BlockEmpty(int block)
             => (block >> SegmentBlocksShift) >= _segCount || Hint(block).Contig == _blockBits;
