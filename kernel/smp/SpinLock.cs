@@ -28,11 +28,19 @@ namespace Percy.Kernel.Smp
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unlock(int* l) => Interlocked.Exchange(ref *l, 0);
 
+        // While it waits, interrupts are as the caller had them: the holder may be waiting
+        // for this CPU to take an IPI (UnitPages' TLB shootdown runs under the per-CPU
+        // allocator's lock), as Linux's spin_lock_irqsave once did on x86.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ulong LockIrqSave(int* l)
         {
             ulong flags = Irq.Save();
-            Lock(l);
+            while (Interlocked.Exchange(ref *l, 1) != 0)
+            {
+                Irq.Restore(flags);
+                Spin(l);
+                Irq.Save();
+            }
             return flags;
         }
 
