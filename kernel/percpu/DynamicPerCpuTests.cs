@@ -1,7 +1,9 @@
 // KTAP suite `percpu_alloc`: the dynamic allocator on the running machine — areas zeroed
 // on every CPU, written by every CPU through its local window and read back through
 // per_cpu_ptr, a second chunk when the first is full, pages returned when areas are
-// freed, and bad requests that change nothing. After every case the allocator's idea of
+// freed, bad requests that change nothing, pages populated again (their frames perhaps
+// still waiting for a TLB shootdown, UnitPages) zeroed, and every frame of an unmapped
+// page back in the page allocator after the shootdown. After every case the allocator's idea of
 // its populated pages must equal what the page tables of every unit really map.
 using Percy.Kernel.Mm;
 using Percy.Kernel.SelfTest;
@@ -21,6 +23,8 @@ namespace Percy.Kernel.Percpu
             SelfTests.Register("percpu_alloc", "full_chunk_makes_a_second", &SecondChunk);
             SelfTests.Register("percpu_alloc", "free_returns_pages_to_the_reserve", &FreeReturnsPages);
             SelfTests.Register("percpu_alloc", "bad_requests_change_nothing", &BadRequests);
+            SelfTests.Register("percpu_alloc", "repopulated_pages_are_zeroed", &RepopulatedPagesAreZeroed);
+            SelfTests.Register("percpu_alloc", "unmapped_frames_return_to_the_page_allocator", &UnmappedFramesReturn);
         }
 
         struct Snapshot { public ulong Allocs, Frees, Live, LiveBytes, Chunks, Populated; }
@@ -134,6 +138,62 @@ namespace Percy.Kernel.Percpu
             Snapshot freed = Take();
             t->Expect(DynamicPerCpu.Free(good) != null, "a double free is refused");
             t->Expect(Same(freed, Take()), "statistics unchanged by the double free");
+            ExpectPagesMatchTables(t);
+        }
+
+        // Whole pages, written on every CPU, freed (their pages unmapped beyond the reserve)
+        // and allocated again: every byte reads zero, whether the page kept its frames
+        // (reserve), got them back from the shootdown list, or got new ones.
+        static void RepopulatedPagesAreZeroed(TestContext* t)
+        {
+            const int Count = 12;
+            const ulong Words = Page / sizeof(ulong);
+            ulong* h = stackalloc ulong[Count];
+            int made = 0;
+            for (; made < Count; made++) if (DynamicPerCpu.Alloc(Page, Page, false, out h[made]) != null) break;
+            t->ExpectEqual((ulong)made, Count, "12 one-page areas");
+            for (int i = 0; i < made; i++)
+                for (int cpu = 0; cpu < FirstChunk.Layout.Units; cpu++)
+                    for (ulong w = 0; w < Words; w++) DynamicPerCpu.Ptr(h[i], cpu)[w] = Pattern | (uint)cpu;
+            for (int i = 0; i < made; i++) DynamicPerCpu.Free(h[i]);
+            t->Note($"frames waiting for a TLB shootdown after the frees: {DynamicPerCpu.WaitingFrames}");
+            ulong dirty = 0;
+            for (int i = 0; i < made; i++)
+            {
+                t->Expect(DynamicPerCpu.Alloc(Page, Page, false, out h[i]) == null, "alloc again");
+                for (int cpu = 0; cpu < FirstChunk.Layout.Units; cpu++)
+                    for (ulong w = 0; w < Words; w++) if (DynamicPerCpu.Ptr(h[i], cpu)[w] != 0) dirty++;
+            }
+            t->ExpectEqual(dirty, 0, "non-zero words in the areas allocated again");
+            for (int i = 0; i < made; i++) DynamicPerCpu.Free(h[i]);
+            ExpectPagesMatchTables(t);
+        }
+
+        // Frames the dynamic allocator's pages account for: in the page allocator, waiting
+        // for a shootdown, or mapped in a unit.
+        static ulong AccountedFrames()
+            => PhysicalMemory.Pages.FreePages + (ulong)DynamicPerCpu.WaitingFrames + DynamicPerCpu.Allocator.PopulatedPages * (ulong)FirstChunk.Layout.Units;
+
+        // More one-page areas than the shootdown list holds frames for, all freed: twice.
+        // The first round may create page tables (kept); the second may not lose or keep
+        // a single frame more, and the list stays within its bound.
+        static void UnmappedFramesReturn(TestContext* t)
+        {
+            int count = UnitPages.DeferredFrames / FirstChunk.Layout.Units + 8;
+            ulong* h = (ulong*)Heap.Allocate((ulong)count * sizeof(ulong));
+            ulong* accounted = stackalloc ulong[2];
+            for (int round = 0; round < 2; round++)
+            {
+                int made = 0;
+                for (; made < count; made++) if (DynamicPerCpu.Alloc(Page, Page, false, out h[made]) != null) break;
+                t->ExpectEqual((ulong)made, (ulong)count, "one-page areas");
+                for (int i = 0; i < made; i++) DynamicPerCpu.Free(h[i]);
+                accounted[round] = AccountedFrames();
+                t->Expect(DynamicPerCpu.WaitingFrames <= UnitPages.DeferredFrames, "frames waiting within the bound");
+            }
+            Heap.Free(h);
+            t->Note($"frames accounted for after each round: {accounted[0]}, {accounted[1]}; waiting now: {DynamicPerCpu.WaitingFrames}");
+            t->ExpectEqual(accounted[1], accounted[0], "frames after the second round");
             ExpectPagesMatchTables(t);
         }
     }

@@ -54,8 +54,11 @@
 //
 // Zeroing. The allocator never touches per-CPU memory. alloc_percpu's contract (zeroed
 // memory on every CPU) is the kernel side's: after Allocate succeeds it must zero
-// [h, h + size) in every possible CPU's unit (a reused area holds old data; a freshly
-// populated page may be zeroed at populate time, the result is the same).
+// [h, h + size) in every possible CPU's unit, unless Allocate said the area is clean.
+// Pages are zero when populated (the backend's contract, and the first chunk's boot
+// pages past the static part), so an area on bytes that no area has held since then is
+// still zero; the chunks track that per page (PerCpuChunk, "Clean memory"), and a burst
+// of allocations in fresh pages needs no clearing at all.
 //
 // Concurrency. Not thread-safe: the kernel calls it under one lock. The atomic variant
 // never calls the backend and never allocates memory, so it may run with interrupts off.
@@ -67,6 +70,8 @@
 //
 // Pure logic: the hardware side is behind PerCpuBackend; compiled into the kernel and
 // into the host tests.
+using System.Runtime.CompilerServices;
+
 namespace Percy.Kernel.Percpu
 {
     // What the kernel implements. Pages are numbered from the start of the chunk's unit
@@ -79,8 +84,8 @@ namespace Percy.Kernel.Percpu
         public abstract bool CreateChunk(int index);
         // The chunk's pages have all been depopulated first.
         public abstract void DestroyChunk(int index);
-        // Maps [firstPage, firstPage + pages) in every CPU's unit. All or nothing: on
-        // false (out of memory) nothing of this call stays mapped.
+        // Maps [firstPage, firstPage + pages) in every CPU's unit, zero-filled. All or
+        // nothing: on false (out of memory) nothing of this call stays mapped.
         public abstract bool Populate(int chunk, ulong firstPage, ulong pages);
         // Unmaps and frees those pages in every CPU's unit.
         public abstract void Depopulate(int chunk, ulong firstPage, ulong pages);
@@ -119,6 +124,7 @@ namespace Percy.Kernel.Percpu
         readonly PerCpuChunk _first, _reserved;
         readonly PerCpuChunk[][] _table;
         readonly PerCpuChunk[] _slotHead, _slotTail;
+        ulong _slotsInUse;                                  // bit s: slot s's list is not empty
         PerCpuChunk _spare, _emptyChunk;
         int _indexLimit;
 
@@ -141,7 +147,7 @@ namespace Percy.Kernel.Percpu
             _maxChunks = PerCpuLayout.UnitStride >> _unitShift;
             _maxAllocSize = _maxChunks > 1 ? unitVm : unitVm - _dynamicStart;
             _table = new PerCpuChunk[(int)((_maxChunks + TableLeafSize - 1) >> TableLeafShift)][];
-            int slots = PerCpuChunk.Log2(unitVm >> GranuleShift) + 2;
+            int slots = PerCpuChunk.Log2(unitVm >> GranuleShift) + 2;   // at most 34 (16 GiB units): _slotsInUse holds them
             _slotHead = new PerCpuChunk[slots];
             _slotTail = new PerCpuChunk[slots];
 
@@ -179,7 +185,8 @@ namespace Percy.Kernel.Percpu
 
         // Builds the allocator for the first chunk's layout, or says why not (null on
         // success). populatedPages: how many pages from offset 0 of chunk 0 are mapped
-        // already (at least the static part; PerCpuUnitLayout.CommittedPages).
+        // already (at least the static part; PerCpuUnitLayout.CommittedPages), zero past
+        // the static part.
         public static string Create(ulong unitVm, ulong pageSize, ulong staticSize, ulong reservedSize, ulong populatedPages,
                                     PerCpuBackend backend, out PerCpuAllocator allocator)
         {
@@ -260,21 +267,28 @@ namespace Percy.Kernel.Percpu
         // every CPU's unit. atomic: only already populated pages, no backend call, no new
         // chunk, no memory allocated. Null and the handle, or why not.
         public string Allocate(ulong size, ulong align, bool atomic, out ulong handle)
+            => Allocate(size, align, atomic, out handle, out _);
+
+        // The same, and whether the area is still zero in every unit (see PerCpuChunk,
+        // "Clean memory"): if not, the caller clears it.
+        public string Allocate(ulong size, ulong align, bool atomic, out ulong handle, out bool clean)
         {
             handle = 0;
+            clean = false;
             string err = CheckRequest(size, align, _maxAllocSize, ErrTooLarge, out ulong bits, out ulong alignBits);
             if (err != null) return err;
-            for (int s = SlotOf(bits); s < _slotHead.Length; s++)
+            // Only the slots that hold chunks, from the request's on: one bit scan, where a
+            // loop over ~20 mostly empty lists costs more than the rest of the allocation.
+            for (ulong slots = _slotsInUse & (~0ul << (PerCpuChunk.Log2(bits) + 1)); slots != 0; slots &= slots - 1)
             {
-                for (var c = _slotHead[s]; c != null; c = c.NextInSlot)
+                for (var c = _slotHead[PerCpuChunk.TrailingZeros(slots)]; c != null; c = c.NextInSlot)
                 {
-                    if (c.ContigBits < bits) continue;
-                    ulong fit;
+                    ulong fit;                              // (FindFit refuses chunks whose longest run is too short)
                     if (atomic)
                     {
-                        if (FindPopulatedFit(c, bits, alignBits, out fit)) return Commit(c, fit, bits, true, false, out handle);
+                        if (FindPopulatedFit(c, bits, alignBits, out fit)) return Commit(c, fit, bits, true, false, out handle, out clean);
                     }
-                    else if (c.FindFit(c.Low, bits, alignBits, out fit)) return Commit(c, fit, bits, false, false, out handle);
+                    else if (c.FindFit(c.Low, bits, alignBits, out fit)) return Commit(c, fit, bits, false, false, out handle, out clean);
                 }
             }
             if (atomic) return ErrAtomicNoSpace;
@@ -289,10 +303,11 @@ namespace Percy.Kernel.Percpu
             chunk.Index = index;
             chunk.Base = (ulong)index << _unitShift;
             chunk.FindFit(0, bits, alignBits, out ulong first);     // a fresh chunk fits any allowed request at 0
-            return Commit(chunk, first, bits, false, true, out handle);
+            return Commit(chunk, first, bits, false, true, out handle, out clean);
         }
 
-        // For module per-CPU sections: from the reserved part only. Never atomic.
+        // For module per-CPU sections: from the reserved part only. Never atomic. The area
+        // is never known to be clean: the caller always clears it.
         public string AllocateReserved(ulong size, ulong align, out ulong handle)
         {
             handle = 0;
@@ -300,45 +315,48 @@ namespace Percy.Kernel.Percpu
             string err = CheckRequest(size, align, _reservedSize, ErrReservedTooLarge, out ulong bits, out ulong alignBits);
             if (err != null) return err;
             if (!_reserved.FindFit(_reserved.Low, bits, alignBits, out ulong fit)) return ErrReservedFull;
-            return Commit(_reserved, fit, bits, false, false, out handle);
+            return Commit(_reserved, fit, bits, false, false, out handle, out _);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string CheckRequest(ulong size, ulong align, ulong max, string tooLarge, out ulong bits, out ulong alignBits)
         {
+            bits = (size + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;
+            alignBits = (align + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;   // 1, 2, 4: 1 granule
+            // A valid request passes one test (size - 1 < max also refuses size 0).
+            if ((size - 1 < max) & ((align & (align - 1)) == 0) & (align - 1 < _pageSize)) return null;
             bits = alignBits = 0;
+            return RequestError(size, align, max, tooLarge);
+        }
+
+        // Why CheckRequest refused, the first reason in the order the issue lists them.
+        string RequestError(ulong size, ulong align, ulong max, string tooLarge)
+        {
             if (size == 0) return ErrSizeZero;
             if (size > max) return tooLarge;
             if (!IsPowerOfTwo(align)) return ErrAlignNotPowerOfTwo;
-            if (align > _pageSize) return ErrAlignAbovePage;
-            bits = (size + PerCpuLayout.MinAllocSize - 1) >> GranuleShift;
-            alignBits = align <= PerCpuLayout.MinAllocSize ? 1 : align >> GranuleShift;
-            return null;
+            return ErrAlignAbovePage;
         }
 
         // Populates what [fit, fit + bits) of c needs (unless atomic), then commits it.
         // fresh: c was created for this call and is installed only on success.
-        string Commit(PerCpuChunk c, ulong fit, ulong bits, bool atomic, bool fresh, out ulong handle)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        string Commit(PerCpuChunk c, ulong fit, ulong bits, bool atomic, bool fresh, out ulong handle, out bool clean)
         {
             handle = 0;
+            clean = false;
             PerCpuChunk owner = PageOwner(c);
-            PageSpan(c, fit, bits, out ulong p0, out ulong p1);
-            ulong consumed = 0;                             // empty populated pages this area takes
-            for (ulong p = p0; p < p1; p++)
-                if (owner.IsPopulated(p) && owner.BlockEmpty((int)p)) consumed++;
-            if (!atomic)
+            PageSpan(c, owner, fit, bits, out ulong p0, out ulong p1);
+            // (An atomic fit lies on populated pages: FindPopulatedFit.)
+            if (!owner.Populated(p0, p1) && !PopulatePages(owner, p0, p1))
             {
-                if (!PopulatePages(owner, p0, p1, out ulong added))
+                if (fresh)
                 {
-                    if (fresh)
-                    {
-                        _backend.DestroyChunk(c.Index);
-                        c.NextSpare = _spare;
-                        _spare = c;
-                    }
-                    return ErrPopulate;
+                    _backend.DestroyChunk(c.Index);
+                    c.NextSpare = _spare;
+                    _spare = c;
                 }
-                owner.PopulatedPages += added;
-                _populatedPages += added;
+                return ErrPopulate;
             }
             if (fresh)
             {
@@ -346,18 +364,24 @@ namespace Percy.Kernel.Percpu
                 _chunks++;
                 Link(c, SlotOf(c.ContigBits), false);
             }
-            c.AllocateArea(fit, bits);
-            owner.EmptyPopulatedPages -= consumed;
-            _emptyPopulated -= consumed;
-            if (c != _reserved) Relocate(c);
+            clean = c.AllocateArea(fit, bits, out ulong wereEmpty);
+            if (c != _reserved)
+            {
+                // Its pages, all populated now, that were empty are empty no longer. (The
+                // reserved part's pages belong to the first chunk, where they are never empty;
+                // the reserved chunk's clean answer is never used: AllocateReserved.)
+                c.EmptyPopulatedPages -= wereEmpty;
+                _emptyPopulated -= wereEmpty;
+                Relocate(c);
+            }
             if (c == _emptyChunk) _emptyChunk = null;
 
             _allocs++;
             _live++;
             _liveBytes += bits << GranuleShift;
-            if (_liveBytes > _maxLiveBytes) _maxLiveBytes = _liveBytes;
+            _maxLiveBytes = _liveBytes > _maxLiveBytes ? _liveBytes : _maxLiveBytes;
             handle = c.Base + (fit << GranuleShift);
-            if (!atomic && c != _reserved && _emptyPopulated < EmptyPopulatedPagesLow) Refill(c);
+            if ((_emptyPopulated < EmptyPopulatedPagesLow) & !atomic & (c != _reserved)) Refill(c);
             return null;
         }
 
@@ -367,7 +391,7 @@ namespace Percy.Kernel.Percpu
             ulong pos = c.Low, pages = (ulong)c.Blocks;
             while (c.FindFit(pos, bits, alignBits, out fit))
             {
-                PageSpan(c, fit, bits, out ulong p0, out ulong p1);
+                PageSpan(c, c, fit, bits, out ulong p0, out ulong p1);
                 ulong hole = c.NextPage(p0, p1, false);
                 if (hole >= p1) return true;
                 // Every fit from here to the next populated page covers the hole.
@@ -378,10 +402,10 @@ namespace Percy.Kernel.Percpu
             return false;
         }
 
-        // Populates the unpopulated pages of [p0, p1) (all or nothing); `added` = how many.
-        bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1, out ulong added)
+        // Populates the unpopulated pages of [p0, p1), all or nothing. New pages count as
+        // empty populated pages until the area is committed on them.
+        bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1)
         {
-            added = 0;
             ulong p = p0;
             while (true)
             {
@@ -395,14 +419,25 @@ namespace Percy.Kernel.Percpu
                 }
                 p = q;
             }
-            owner.EnsureSegments(p1 << _blockShift);       // every populated page has its metadata
-            for (p = p0; p < p1; p++)
+            MarkPopulated(owner, p0, p1);
+            return true;
+        }
+
+        // Records that the unpopulated pages of [p, q) are populated now: empty populated
+        // pages, unless the first chunk's static or reserved part lies there.
+        void MarkPopulated(PerCpuChunk owner, ulong p, ulong q)
+        {
+            owner.EnsureSegments(q << _blockShift);        // every populated page has its metadata
+            for (; p < q; p++)
             {
                 if (owner.IsPopulated(p)) continue;
                 owner.SetPopulated(p, true);
-                added++;
+                owner.PopulatedPages++;
+                _populatedPages++;
+                if (!owner.BlockEmpty((int)p)) continue;
+                owner.EmptyPopulatedPages++;
+                _emptyPopulated++;
             }
-            return true;
         }
 
         // Undoes PopulatePages up to `end`: the runs it populated are the runs the bitmap
@@ -426,18 +461,13 @@ namespace Percy.Kernel.Percpu
         {
             ulong pages = (ulong)c.Blocks;
             ulong p = c.FirstFree >> _blockShift;
-            while (_emptyPopulated < EmptyPopulatedPagesHigh && p < pages)
+            while ((_emptyPopulated < EmptyPopulatedPagesHigh) & (p < pages))
             {
-                if (!c.BlockEmpty((int)p) || c.IsPopulated(p)) { p++; continue; }
+                if (!c.BlockEmpty((int)p) | c.IsPopulated(p)) { p++; continue; }
                 ulong q = p + 1;
                 while (q < pages && q - p < EmptyPopulatedPagesHigh - _emptyPopulated && c.BlockEmpty((int)q) && !c.IsPopulated(q)) q++;
                 if (!_backend.Populate(c.Index, p, q - p)) return;
-                c.EnsureSegments(q << _blockShift);
-                for (ulong i = p; i < q; i++) c.SetPopulated(i, true);
-                c.PopulatedPages += q - p;
-                c.EmptyPopulatedPages += q - p;
-                _populatedPages += q - p;
-                _emptyPopulated += q - p;
+                MarkPopulated(c, p, q);
                 p = q;
             }
         }
@@ -447,22 +477,24 @@ namespace Percy.Kernel.Percpu
         // free_percpu. Null, or why the handle is not a live allocation (nothing changes).
         public string Free(ulong handle)
         {
+            ulong bits = 0, emptied = 0;
             string err = Locate(handle, out PerCpuChunk c, out ulong bit);
+            if (err == null) err = c.FreeArea(bit, out bits, out emptied);
             if (err != null) return err;
-            ulong bits = c.FreeArea(bit);
             _frees++;
             _live--;
             _liveBytes -= bits << GranuleShift;
-            if (c == _reserved) return null;
+            if (c == _reserved) return null;               // its pages are the first chunk's, never empty
 
-            PageSpan(c, bit, bits, out ulong p0, out ulong p1);
-            ulong emptied = 0;                              // all were populated: the area was live
-            for (ulong p = p0; p < p1; p++) if (c.BlockEmpty((int)p)) emptied++;
-            c.EmptyPopulatedPages += emptied;
-            _emptyPopulated += emptied;
-            Trim(c, p0, p1);
+            if (emptied > 0)                                // pages the area left empty (all populated: it was live)
+            {
+                c.EmptyPopulatedPages += emptied;
+                _emptyPopulated += emptied;
+                PageSpan(c, c, bit, bits, out ulong p0, out ulong p1);
+                Trim(c, p0, p1);
+            }
             Relocate(c);
-            if (c != _first && c.IsEmpty) KeepOrDestroy(c);
+            if ((c != _first) & c.IsEmpty) KeepOrDestroy(c);
             return null;
         }
 
@@ -471,26 +503,33 @@ namespace Percy.Kernel.Percpu
         {
             bytes = 0;
             string err = Locate(handle, out PerCpuChunk c, out ulong bit);
+            if (err == null) err = c.CheckFree(bit);
             if (err != null) return err;
             bytes = c.AreaBits(bit) << GranuleShift;
             return null;
         }
 
+        // Inlined: an out parameter of a reference type costs a write-barrier call otherwise.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         string Locate(ulong handle, out PerCpuChunk chunk, out ulong bit)
         {
             chunk = null;
             bit = 0;
-            if ((handle & (PerCpuLayout.MinAllocSize - 1)) != 0) return ErrUnaligned;
-            if (handle < _reservedStart) return ErrStatic;
-            if (handle < _dynamicStart) chunk = _reserved;
-            else
-            {
-                ulong k = handle >> _unitShift;
-                if (k < _maxChunks) chunk = ChunkAt(k);
-                if (chunk == null) return ErrOutside;
-            }
+            ulong k = handle >> _unitShift;
+            if (((handle & (PerCpuLayout.MinAllocSize - 1)) == 0) & (handle >= _dynamicStart) & (k < _maxChunks))
+                chunk = k == 0 ? _first : ChunkAt(k);       // the usual case: a dynamic handle
+            else if (((handle & (PerCpuLayout.MinAllocSize - 1)) == 0) & (handle >= _reservedStart) & (handle < _dynamicStart))
+                chunk = _reserved;
+            if (chunk == null) return LocateError(handle);
             bit = (handle - chunk.Base) >> GranuleShift;
-            return chunk.CheckFree(bit);
+            return null;
+        }
+
+        // Why Locate found no chunk for the handle.
+        string LocateError(ulong handle)
+        {
+            if ((handle & (PerCpuLayout.MinAllocSize - 1)) != 0) return ErrUnaligned;
+            return handle < _reservedStart ? ErrStatic : ErrOutside;
         }
 
         // Depopulates the empty pages of [p0, p1), highest first, while more than
@@ -498,9 +537,9 @@ namespace Percy.Kernel.Percpu
         void Trim(PerCpuChunk c, ulong p0, ulong p1)
         {
             ulong runLo = 0, runHi = 0;
-            for (ulong p = p1; p-- > p0 && _emptyPopulated > EmptyPopulatedPagesHigh;)
+            for (ulong p = p1; (p-- > p0) & (_emptyPopulated > EmptyPopulatedPagesHigh);)
             {
-                if (p < c.PinnedPages || !c.IsPopulated(p) || !c.BlockEmpty((int)p)) continue;
+                if ((p < c.PinnedPages) | !c.IsPopulated(p) | !c.BlockEmpty((int)p)) continue;
                 if (runHi != 0 && p + 1 != runLo) { _backend.Depopulate(c.Index, runLo, runHi - runLo); runHi = 0; }
                 if (runHi == 0) runHi = p + 1;
                 runLo = p;
@@ -546,17 +585,20 @@ namespace Percy.Kernel.Percpu
         // ---- chunks, pages, slots ------------------------------------------------------------------
 
         // The chunk whose pages hold c's areas (the reserved part lives in chunk 0's pages).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuChunk PageOwner(PerCpuChunk c) => c == _reserved ? _first : c;
 
-        // Pages of the owner that bits [bit, bit + bits) of c touch: [p0, p1).
-        void PageSpan(PerCpuChunk c, ulong bit, ulong bits, out ulong p0, out ulong p1)
+        // Pages of c's owner (PageOwner) that bits [bit, bit + bits) of c touch: [p0, p1).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void PageSpan(PerCpuChunk c, PerCpuChunk owner, ulong bit, ulong bits, out ulong p0, out ulong p1)
         {
-            ulong start = c.Base + (bit << GranuleShift) - PageOwner(c).Base;
+            ulong start = c.Base + (bit << GranuleShift) - owner.Base;
             ulong end = start + (bits << GranuleShift);
             p0 = start >> _pageShift;
             p1 = (end + _pageSize - 1) >> _pageShift;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         PerCpuChunk ChunkAt(ulong index)
         {
             var leaf = _table[(int)(index >> TableLeafShift)];
@@ -579,12 +621,21 @@ namespace Percy.Kernel.Percpu
             return -1;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int SlotOf(ulong contigBits) => contigBits == 0 ? 0 : PerCpuChunk.Log2(contigBits) + 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Relocate(PerCpuChunk c)
         {
+            // Still inside its slot's range [2^(slot-1), 2^slot): most calls.
+            if ((c.Slot > 0) & (c.ContigBits >> (c.Slot - 1) == 1)) return;
+            MoveSlot(c);
+        }
+
+        void MoveSlot(PerCpuChunk c)
+        {
             int slot = SlotOf(c.ContigBits);
-            if (slot == c.Slot) return;
+            if (slot == c.Slot) return;                     // slot 0: still full
             bool front = slot > c.Slot;
             Unlink(c);
             Link(c, slot, front);
@@ -593,7 +644,13 @@ namespace Percy.Kernel.Percpu
         void Link(PerCpuChunk c, int slot, bool front)
         {
             c.Slot = slot;
-            if (_slotHead[slot] == null) { c.PrevInSlot = c.NextInSlot = null; _slotHead[slot] = _slotTail[slot] = c; return; }
+            if (_slotHead[slot] == null)
+            {
+                c.PrevInSlot = c.NextInSlot = null;
+                _slotHead[slot] = _slotTail[slot] = c;
+                _slotsInUse |= 1ul << slot;
+                return;
+            }
             if (front)
             {
                 c.PrevInSlot = null; c.NextInSlot = _slotHead[slot];
@@ -611,6 +668,7 @@ namespace Percy.Kernel.Percpu
             if (c.Slot < 0) return;
             if (c.PrevInSlot != null) c.PrevInSlot.NextInSlot = c.NextInSlot; else _slotHead[c.Slot] = c.NextInSlot;
             if (c.NextInSlot != null) c.NextInSlot.PrevInSlot = c.PrevInSlot; else _slotTail[c.Slot] = c.PrevInSlot;
+            if (_slotHead[c.Slot] == null) _slotsInUse &= ~(1ul << c.Slot);
             c.PrevInSlot = c.NextInSlot = null;
             c.Slot = -1;
         }
@@ -647,6 +705,8 @@ namespace Percy.Kernel.Percpu
                 if (err != null) return err;
                 live += _reserved.LiveAreas;
             }
+            for (int s = 0; s < _slotHead.Length; s++)
+                if ((_slotHead[s] != null) != ((_slotsInUse >> s & 1) != 0)) return "the mask of slots in use disagrees with the slot lists";
             if (chunks != _chunks) return "chunk count is wrong";
             if (populated != _populatedPages) return "populated page total is wrong";
             if (empty != _emptyPopulated) return "empty populated page total is wrong";

@@ -58,13 +58,33 @@
 // never allocates metadata. Only the populated-page bitmap (one bit per page) is sized
 // for the whole unit up front.
 //
+// Clean memory. Every unit's copy of a page is zero when the page is populated (the
+// backend maps zeroed pages; the first chunk's boot pages are zero past the static part),
+// and alloc_percpu must hand out zeroed areas. Clearing an area in every unit costs more
+// under TCG than the rest of a small allocation (one store per CPU, each to another
+// unit's page), so each block (a page, in a chunk with pages) keeps a dirty mark: bits
+// from DirtyEnd on have been in no area since the page was populated. An area entirely
+// at or above the marks of its blocks is still zero everywhere and needs no clearing;
+// the mark then moves past it. Populating a page resets its mark. The reserved chunk's
+// answer is never used (its pages are the first chunk's, whose populate events it does
+// not see): reserved areas are always cleared.
+//
 // Window. A chunk serves bits [Low, High) of its range. Bits below Low (the first chunk's
 // static and reserved parts; the reserved chunk's start) and from High to the end (the
 // reserved chunk's end) are marked as permanent areas, so they never look free and are
 // never handed out or freed.
 //
+// Cost model. Percy is measured under QEMU's TCG, where a plain instruction costs a
+// fraction of a nanosecond but a call and its return ~10 ns (the return is an indirect
+// jump: a lookup of the next translated block), and every piece of code run for the
+// first time is translated (~10 us a block). So the paths that allocation and free take
+// every time are a few large methods (the small steps are inlined), with the common case
+// first; rare cases stay out of line, where they cost nothing until they run.
+//
 // Pure logic: no hardware, no allocation on the hot path; compiled into the kernel and
 // into the host tests.
+using System.Runtime.CompilerServices;
+
 namespace Percy.Kernel.Percpu
 {
     // Linux's struct pcpu_block_md for one block; positions in bits from the block start.
@@ -73,18 +93,21 @@ namespace Percy.Kernel.Percpu
         public int Contig, ContigStart, FirstFree, LeftFree, RightFree, Scan;
     }
 
-    // 64 blocks' bitmaps and hints (fewer in a chunk's last segment).
+    // 64 blocks' bitmaps and hints (fewer in a chunk's last segment), and each block's
+    // dirty mark (see PerCpuChunk, "Clean memory").
     internal sealed class PerCpuSegment
     {
         internal readonly ulong[] Alloc;
         internal readonly ulong[] Bound;
         internal readonly PerCpuBlockHint[] Hints;
+        internal readonly int[] DirtyEnd;
 
         internal PerCpuSegment(int blocks, int blockWords, int blockBits)
         {
             Alloc = new ulong[blocks * blockWords];
             Bound = new ulong[blocks * blockWords];
             Hints = new PerCpuBlockHint[blocks];
+            DirtyEnd = new int[blocks];
             for (int i = 0; i < blocks; i++) PerCpuChunk.SetFree(ref Hints[i], blockBits);
         }
     }
@@ -159,7 +182,7 @@ namespace Percy.Kernel.Percpu
             {
                 var seg = _segs[s];
                 for (int i = 0; i < seg.Alloc.Length; i++) { seg.Alloc[i] = 0; seg.Bound[i] = 0; }
-                for (int i = 0; i < seg.Hints.Length; i++) SetFree(ref seg.Hints[i], _blockBits);
+                for (int i = 0; i < seg.Hints.Length; i++) { SetFree(ref seg.Hints[i], _blockBits); seg.DirtyEnd[i] = 0; }
             }
             if (_populated != null) for (int i = 0; i < _populated.Length; i++) _populated[i] = 0;
             PopulatedPages = EmptyPopulatedPages = PinnedPages = LiveAreas = 0;
@@ -176,9 +199,8 @@ namespace Percy.Kernel.Percpu
 
         void MarkPermanent(ulong start, ulong end)
         {
-            SetRange(true, start, end, true);
-            SetBit(false, start, true);
-            UpdateBlocks(start, end, false);
+            MarkArea(_segs[(int)(start >> _segBitShift)], start, end);
+            AllocBlocks(start, end);                       // (no page was populated yet)
         }
 
         // ---- segments ----------------------------------------------------------------
@@ -200,12 +222,10 @@ namespace Percy.Kernel.Percpu
 
         ref PerCpuBlockHint Hint(int block) => ref _segs[block >> SegmentBlocksShift].Hints[block & (SegmentBlocks - 1)];
 
-        public PerCpuBlockHint BlockHint(int block)
-        {
-            if ((block >> SegmentBlocksShift) >= _segCount) { PerCpuBlockHint h = default; SetFree(ref h, _blockBits); return h; }
-            return Hint(block);
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        PerCpuSegment SegmentOf(int block) => _segs[block >> SegmentBlocksShift];
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool BlockEmpty(int block)
             => (block >> SegmentBlocksShift) >= _segCount || Hint(block).Contig == _blockBits;
 
@@ -223,6 +243,7 @@ namespace Percy.Kernel.Percpu
 
         // ---- bit access (bits past the last segment read as 0) --------------------------
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsAllocated(ulong bit)
         {
             if (bit >= _bits) return false;
@@ -232,6 +253,7 @@ namespace Percy.Kernel.Percpu
             return (_segs[s].Alloc[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsBoundary(ulong bit)
         {
             if (bit >= _bits) return false;
@@ -241,13 +263,27 @@ namespace Percy.Kernel.Percpu
             return (_segs[s].Bound[off >> WordShift] & (1ul << (off & (WordBits - 1)))) != 0;
         }
 
-        void SetBit(bool alloc, ulong bit, bool value)
+        // Bits [b, b + n) of a word, 1 <= n <= 64 - b.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static ulong WordMask(int b, int n) => (~0ul >> (WordBits - n)) << b;
+
+        // The bitmaps of a new area [start, end): alloc bits set, its bound bit set and the
+        // bound bits after it cleared (stale markers of freed areas). An area inside one
+        // word, the common case, is one read-modify-write per map. seg: start's segment.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void MarkArea(PerCpuSegment seg, ulong start, ulong end)
         {
-            var seg = _segs[(int)(bit >> _segBitShift)];
-            int off = (int)(bit & _segBitMask);
-            ulong[] a = alloc ? seg.Alloc : seg.Bound;
-            ulong m = 1ul << (off & (WordBits - 1));
-            if (value) a[off >> WordShift] |= m; else a[off >> WordShift] &= ~m;
+            if (((start ^ (end - 1)) >> WordShift) == 0)
+            {
+                int wi = (int)((start & _segBitMask) >> WordShift), b = (int)(start & (WordBits - 1));
+                ulong mask = WordMask(b, (int)(end - start));
+                seg.Alloc[wi] |= mask;
+                seg.Bound[wi] = (seg.Bound[wi] & ~mask) | (1ul << b);
+                return;
+            }
+            SetRange(true, start, end, true);
+            SetRange(false, start + 1, end, false);
+            SetRange(false, start, start + 1, true);
         }
 
         // Sets or clears bits [start, end) of the alloc (alloc=true) or bound map.
@@ -260,7 +296,7 @@ namespace Percy.Kernel.Percpu
                 int b0 = off & (WordBits - 1);
                 ulong n = end - start;
                 if (n > (ulong)(WordBits - b0)) n = (ulong)(WordBits - b0);
-                ulong mask = (n == WordBits ? ~0ul : (1ul << (int)n) - 1) << b0;
+                ulong mask = WordMask(b0, (int)n);
                 ulong[] a = alloc ? seg.Alloc : seg.Bound;
                 if (value) a[off >> WordShift] |= mask; else a[off >> WordShift] &= ~mask;
                 start += n;
@@ -294,44 +330,15 @@ namespace Percy.Kernel.Percpu
             return limit;
         }
 
-        // The start of the free run that ends at `end` (exclusive), not below `floor`:
-        // one past the last allocated bit in [floor, end), or floor.
-        ulong PrevAllocatedEnd(ulong end, ulong floor)
-        {
-            while (end > floor)
-            {
-                ulong q = end - 1;
-                int s = (int)(q >> _segBitShift);
-                if (s >= _segCount) { end = (ulong)s << _segBitShift; continue; }
-                int off = (int)(q & _segBitMask);
-                int b = off & (WordBits - 1);
-                ulong w = _segs[s].Alloc[off >> WordShift];
-                if (b != WordBits - 1) w &= (1ul << (b + 1)) - 1;
-                if (w != 0)
-                {
-                    ulong r = (q & ~(ulong)(WordBits - 1)) + (ulong)(WordBits - 1 - LeadingZeros(w)) + 1;
-                    return r > floor ? r : floor;
-                }
-                end = q & ~(ulong)(WordBits - 1);
-            }
-            return floor;
-        }
-
         // ---- block hints ------------------------------------------------------------------
 
-        // Recomputes a block's hint from its bitmap words: every free run, O(runs).
-        void RefreshBlock(int block)
-        {
-            var seg = _segs[block >> SegmentBlocksShift];
-            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
-            ComputeHint(seg.Alloc, wbase, out var h);
-            seg.Hints[block & (SegmentBlocks - 1)] = h;
-        }
-
-        void ComputeHint(ulong[] alloc, int wbase, out PerCpuBlockHint h)
+        // A block's hint from its bitmap words: every free run from `from` on, O(runs). The
+        // bits before `from` must be allocated (from = the block's old FirstFree after an
+        // allocation, as Linux's pcpu_block_refresh_hint starts at first_free).
+        void ComputeHint(ulong[] alloc, int wbase, int from, out PerCpuBlockHint h)
         {
             int contig = 0, contigStart = 0, scan = 0, first = _blockBits, left = 0, right = 0;
-            int pos = 0;
+            int pos = from;
             while (pos < _blockBits)
             {
                 int z = NextInBlock(alloc, wbase, pos, _blockBits, true);
@@ -352,61 +359,110 @@ namespace Percy.Kernel.Percpu
             h.LeftFree = left; h.RightFree = right; h.Scan = scan;
         }
 
-        // Block hints after bits [start, end) were allocated or freed (bitmaps already
-        // updated): the edge blocks incrementally, the inner ones set whole.
-        void UpdateBlocks(ulong start, ulong end, bool free)
+        // Block hints after bits [start, end) were allocated (bitmaps already updated): the
+        // edge blocks incrementally, the inner ones set full. Returns how many of the
+        // blocks were empty before (pages that no longer count as empty).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        ulong AllocBlocks(ulong start, ulong end)
         {
             int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
             int s0 = (int)(start - ((ulong)b0 << _blockShift));
             int e1 = (int)(end - ((ulong)b1 << _blockShift));
-            if (b0 == b1) { BlockChanged(b0, s0, e1, free); return; }
-            BlockChanged(b0, s0, _blockBits, free);
-            for (int b = b0 + 1; b < b1; b++)
-            {
-                if (free) SetFree(ref Hint(b), _blockBits); else SetFull(ref Hint(b), _blockBits);
-            }
-            BlockChanged(b1, 0, e1, free);
+            ulong wereEmpty = BlockAllocated(SegmentOf(b0), b0 & (SegmentBlocks - 1), s0, b0 == b1 ? e1 : _blockBits);
+            if (b0 == b1) return wereEmpty;
+            for (int b = b0 + 1; b < b1; b++) SetFull(ref Hint(b), _blockBits);
+            return wereEmpty + (ulong)(b1 - b0 - 1) + BlockAllocated(SegmentOf(b1), b1 & (SegmentBlocks - 1), 0, e1);
         }
 
-        // Bits [s, e) of the block changed (block positions).
-        void BlockChanged(int block, int s, int e, bool free)
+        // Block hints after bits [start, end) were freed (alloc bits already cleared), and
+        // the free run the area joined as far as its edge blocks show: [runStart, runEnd).
+        // A run that reaches the first block's start or the last block's end may go on.
+        // Returns how many of the blocks are empty now.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        ulong FreeBlocks(ulong start, ulong end, out ulong runStart, out ulong runEnd)
         {
-            var seg = _segs[block >> SegmentBlocksShift];
-            int wbase = (block & (SegmentBlocks - 1)) << _blockWordShift;
-            ref var h = ref seg.Hints[block & (SegmentBlocks - 1)];
-            if (!free)
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            ulong bs0 = (ulong)b0 << _blockShift, bs1 = (ulong)b1 << _blockShift;
+            int s0 = (int)(start - bs0), e1 = (int)(end - bs1), ms, me;
+            ulong empty = BlockFreed(SegmentOf(b0), b0 & (SegmentBlocks - 1), s0, b0 == b1 ? e1 : _blockBits, out ms, out me);
+            if (b0 != b1)
             {
-                // [s, e) was inside one free run. Taking from the longest run: re-read.
-                if (s < h.ContigStart + h.Contig && e > h.ContigStart) { ComputeHint(seg.Alloc, wbase, out h); return; }
-                if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, wbase, e, _blockBits, true);
-                if (s < h.LeftFree) h.LeftFree = s;
-                if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
-                return;                                          // runs only shrank: Scan still bounds them
+                for (int b = b0 + 1; b < b1; b++) SetFree(ref Hint(b), _blockBits);
+                empty += (ulong)(b1 - b0 - 1) + BlockFreed(SegmentOf(b1), b1 & (SegmentBlocks - 1), 0, e1, out _, out me);
             }
-            // The run the freed bits join, inside the block.
-            int ms = PrevOneInBlock(seg.Alloc, wbase, s);
-            int me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
-            int len = me - ms;
-            if (ms < h.FirstFree) h.FirstFree = ms;
-            if (ms == 0) h.LeftFree = me;
-            if (me == _blockBits) h.RightFree = _blockBits - ms;
-            if (len > h.Contig || (len == h.Contig && ms > h.ContigStart))
-            {
-                if (ms > h.ContigStart && h.Contig > h.Scan) h.Scan = h.Contig;   // the old longest is before it now
-                h.Contig = len; h.ContigStart = ms;
-            }
-            else if (ms < h.ContigStart && len > h.Scan) h.Scan = len;
+            runStart = bs0 + (ulong)ms;
+            runEnd = bs1 + (ulong)me;
+            return empty;
         }
 
-        // The first allocated bit at or after pos (High.. counts as allocated), by hints.
-        ulong FreeRunEnd(ulong pos)
+        // Bits [s, e) of block bi of seg (block positions), inside one free run, were
+        // allocated. 1 if the block was empty before, else 0.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        ulong BlockAllocated(PerCpuSegment seg, int bi, int s, int e)
         {
-            if (pos >= _high) return pos;
-            int b = (int)(pos >> _blockShift);
-            ulong be = ((ulong)b + 1) << _blockShift;
-            ulong r = Next(pos, be, FindOne);
-            if (r < be) return r;
-            for (b++; b < _blocks; b++)
+            ref var h = ref seg.Hints[bi];
+            ulong wasEmpty = h.Contig == _blockBits ? 1ul : 0ul;
+            int contigEnd = h.ContigStart + h.Contig;
+            if ((s < contigEnd) & (e > h.ContigStart))
+            {
+                int rest = contigEnd - e;
+                if ((s == h.ContigStart) & (contigEnd == _blockBits) & (rest >= h.Scan))
+                {
+                    // The front of the block's last run, the longest: what is left of it is
+                    // still the longest (Scan bounds every run before it). A sequence of
+                    // small allocations takes this path, never reading the bitmap.
+                    int firstFree = h.FirstFree, next = rest > 0 ? e : _blockBits;
+                    h.FirstFree = s == firstFree ? next : firstFree;
+                    h.LeftFree = s == 0 ? 0 : h.LeftFree;
+                    h.RightFree = rest;
+                    h.Contig = rest;
+                    h.ContigStart = rest > 0 ? e : 0;
+                    return wasEmpty;
+                }
+                // Otherwise the longest run is not known: re-read the block.
+                ComputeHint(seg.Alloc, bi << _blockWordShift, h.FirstFree, out h);
+                return wasEmpty;
+            }
+            if (s == h.FirstFree) h.FirstFree = NextInBlock(seg.Alloc, bi << _blockWordShift, e, _blockBits, true);
+            if (s < h.LeftFree) h.LeftFree = s;
+            if (e > _blockBits - h.RightFree) h.RightFree = _blockBits - e;
+            return wasEmpty;                                 // runs only shrank: Scan still bounds them
+        }
+
+        // Bits [s, e) of block bi of seg (block positions), one area, were freed; [ms, me): the
+        // free run they joined inside the block. The hints give the run's ends when it
+        // meets the block's edges or its longest run; otherwise the neighbouring bits do.
+        // 1 if the block is empty now, else 0.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        ulong BlockFreed(PerCpuSegment seg, int bi, int s, int e, out int ms, out int me)
+        {
+            int wbase = bi << _blockWordShift;
+            ref var h = ref seg.Hints[bi];
+            if (s == h.LeftFree) ms = 0;
+            else if ((h.Contig > 0) & (s == h.ContigStart + h.Contig)) ms = h.ContigStart;
+            else ms = PrevOneInBlock(seg.Alloc, wbase, s);
+            if (e == _blockBits - h.RightFree) me = _blockBits;
+            else if ((h.Contig > 0) & (e == h.ContigStart)) me = h.ContigStart + h.Contig;
+            else me = NextInBlock(seg.Alloc, wbase, e, _blockBits, false);
+            int len = me - ms, contig = h.Contig, contigStart = h.ContigStart, scan = h.Scan;
+            h.FirstFree = ms < h.FirstFree ? ms : h.FirstFree;
+            h.LeftFree = ms == 0 ? me : h.LeftFree;
+            h.RightFree = me == _blockBits ? _blockBits - ms : h.RightFree;
+            if ((len > contig) | ((len == contig) & (ms > contigStart)))
+            {
+                h.Scan = (ms > contigStart) & (contig > scan) ? contig : scan;   // the old longest is before it now
+                h.Contig = len;
+                h.ContigStart = ms;
+            }
+            else h.Scan = (ms < contigStart) & (len > scan) ? len : scan;
+            return len == _blockBits ? 1ul : 0ul;
+        }
+
+        // The end of the free run that reaches block b's start (the bits just before it are
+        // free): the first allocated bit from there, by block hints; High if none.
+        ulong RunEndFrom(int b)
+        {
+            for (; b < _blocks; b++)
             {
                 if ((b >> SegmentBlocksShift) >= _segCount) return _high;
                 ref var h = ref Hint(b);
@@ -415,14 +471,10 @@ namespace Percy.Kernel.Percpu
             return _high;
         }
 
-        // The start of the free run that ends at `end` (bit end-1 free), by hints.
-        ulong FreeRunStart(ulong end)
+        // The start of the free run that reaches block b's start from below (block b's
+        // first bit is free): one past the last allocated bit before it, by block hints.
+        ulong RunStartBefore(int b)
         {
-            if (end == 0) return 0;
-            int b = (int)((end - 1) >> _blockShift);
-            ulong bs = (ulong)b << _blockShift;
-            ulong r = PrevAllocatedEnd(end, bs);
-            if (r > bs) return r;
             for (b--; b >= 0; b--)
             {
                 if ((b >> SegmentBlocksShift) >= _segCount) continue;
@@ -540,12 +592,28 @@ namespace Percy.Kernel.Percpu
 
         // The first bit f >= from such that [f, f + bits) is free, inside [Low, High) and
         // f is a multiple of alignBits (a power of two, at most BlockBits).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool FindFit(ulong from, ulong bits, ulong alignBits, out ulong fit)
         {
             fit = 0;
-            if (bits == 0 || bits > _contig) return false;
-            if (from < _firstFree) from = _firstFree;
-            if (_scanValid && bits > _scan && from < _contigStart) from = _contigStart;
+            if (bits - 1 >= _contig) return false;          // bits == 0 or longer than the longest run
+            from = from < _firstFree ? _firstFree : from;
+            if (_scanValid & (bits > _scan) & (from <= _contigStart))
+            {
+                // No run before the Contig run is long enough, so the first fit is the
+                // first aligned place in it, if the request fits there. O(1): the common
+                // case of a chunk filling from its front.
+                ulong a = AlignUp(_contigStart, alignBits);
+                if (a + bits <= _contigStart + _contig) { fit = a; return true; }
+                from = _contigStart;
+            }
+            return FindFitByBlocks(from, bits, alignBits, out fit);
+        }
+
+        // FindFit's walk over the block hints from `from` (at or after FirstFree).
+        bool FindFitByBlocks(ulong from, ulong bits, ulong alignBits, out ulong fit)
+        {
+            fit = 0;
             if (from >= _high) return false;
             ulong carry = None;
             int untouchedBlock = _segCount << SegmentBlocksShift;
@@ -591,6 +659,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // First aligned run of `bits` free bits inside one block at or after `from`; -1 if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         int FirstFitInBlock(ulong[] alloc, int wbase, int from, int bits, int alignBits)
         {
             int p = from;
@@ -607,6 +676,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // One past the last allocated bit before `pos` in a block's words; 0 if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int PrevOneInBlock(ulong[] alloc, int wbase, int pos)
         {
             while (pos > 0)
@@ -622,6 +692,7 @@ namespace Percy.Kernel.Percpu
         }
 
         // First zero (zero=true) or one bit in [pos, limit) of a block's words; limit if none.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static int NextInBlock(ulong[] alloc, int wbase, int pos, int limit, bool zero)
         {
             while (pos < limit)
@@ -640,20 +711,71 @@ namespace Percy.Kernel.Percpu
         }
 
         // Marks [start, start + bits) as one area (the caller found it with FindFit and
-        // made sure the segments exist).
-        internal void AllocateArea(ulong start, ulong bits)
+        // made sure the segments exist). True if the area is clean: still zero in every
+        // unit, no clearing needed.
+        // wereEmpty: how many of its blocks were empty before (empty populated pages it takes).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal bool AllocateArea(ulong start, ulong bits, out ulong wereEmpty)
         {
             ulong end = start + bits;
-            SetRange(true, start, end, true);
-            SetBit(false, start, true);
-            if (bits > 1) SetRange(false, start + 1, end, false);
-            UpdateBlocks(start, end, false);
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            var seg = SegmentOf(b0);
+            MarkArea(seg, start, end);
+            bool clean;
+            if (b0 == b1)
+            {
+                int bi = b0 & (SegmentBlocks - 1), s0 = (int)(start - ((ulong)b0 << _blockShift)), e0 = s0 + (int)bits;
+                wereEmpty = BlockAllocated(seg, bi, s0, e0);
+                clean = TakeClean(ref seg.DirtyEnd[bi], s0, e0);
+            }
+            else
+            {
+                wereEmpty = AllocBlocks(start, end);
+                clean = TakeClean(start, end);
+            }
             _freeBits -= bits;
             LiveAreas++;
 
-            if (_scanValid && _scan > 0 && start < _scanStart + _scan && end > _scanStart) _scanValid = false;
-            if (start == _firstFree) _firstFree = NextFree(end);
-            if (_contig > 0 && start < _contigStart + _contig && end > _contigStart) RefreshAfterBreak(start, end);
+            if ((_scan > 0) & (start < _scanStart + _scan) & (end > _scanStart)) _scanValid = false;   // the Scan run is broken
+            bool front = start == _contigStart;            // the area takes the front of the Contig run
+            if (start == _firstFree) _firstFree = front & (_contig > bits) ? end : NextFree(end);
+            if ((start < _contigStart + _contig) & (end > _contigStart))
+            {
+                if (front & (_contigStart + _contig == _high) & _scanValid & (_contig - bits >= _scan))
+                {
+                    // The front of the chunk's last run, the longest: what is left is still
+                    // the longest (Scan is exact for the runs before it, and there are none
+                    // after it). Sequences of allocations in a fresh chunk take this path.
+                    _contig -= bits;
+                    _contigStart = _contig > 0 ? end : _high;
+                }
+                else RefreshAfterBreak(start, end);
+            }
+            return clean;
+        }
+
+        // Whether [start, end) lies at or above its blocks' dirty marks, and moves the marks
+        // past it.
+        bool TakeClean(ulong start, ulong end)
+        {
+            int b0 = (int)(start >> _blockShift), b1 = (int)((end - 1) >> _blockShift);
+            bool clean = true;
+            for (int b = b0; b <= b1; b++)
+            {
+                int s = b == b0 ? (int)(start - ((ulong)b << _blockShift)) : 0;
+                int e = b == b1 ? (int)(end - ((ulong)b << _blockShift)) : _blockBits;
+                clean &= TakeClean(ref SegmentOf(b).DirtyEnd[b & (SegmentBlocks - 1)], s, e);
+            }
+            return clean;
+        }
+
+        // The same for one block: bits [s, e) of it, `mark` its dirty mark.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static bool TakeClean(ref int mark, int s, int e)
+        {
+            int old = mark;
+            mark = e > old ? e : old;
+            return s >= old;
         }
 
         // The Contig run [cs, ce) lost [start, end): find the new longest run and Scan.
@@ -690,69 +812,123 @@ namespace Percy.Kernel.Percpu
         public const string ErrNoArea = "no allocation starts at this handle";
 
         // Why `bit` cannot be freed, or null.
-        public string CheckFree(ulong bit)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public string CheckFree(ulong bit) => ReadStart(bit, out _, out _, out _, out _);
+
+        // Reads the alloc and bound words holding `bit` (its segment and word index too) and
+        // says why no live area starts there, or null.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        string ReadStart(ulong bit, out PerCpuSegment seg, out int wi, out ulong alloc, out ulong bound)
         {
-            if (bit < _low || bit >= _high) return ErrNoArea;
-            bool a = IsAllocated(bit), b = IsBoundary(bit);
-            if (a) return b ? null : ErrNotAStart;
-            return b ? ErrDoubleFree : ErrNoArea;
+            seg = null;
+            wi = 0;
+            alloc = bound = 0;
+            int s = (int)(bit >> _segBitShift);
+            if ((bit < _low) | (bit >= _high) | (s >= _segCount)) return ErrNoArea;
+            seg = _segs[s];
+            wi = (int)((bit & _segBitMask) >> WordShift);
+            alloc = seg.Alloc[wi];
+            bound = seg.Bound[wi];
+            ulong m = 1ul << (int)(bit & (WordBits - 1));
+            if ((alloc & bound & m) != 0) return null;
+            return (alloc & m) != 0 ? ErrNotAStart : (bound & m) != 0 ? ErrDoubleFree : ErrNoArea;
         }
 
         // The length in bits of the live area starting at `bit` (CheckFree said yes).
-        public ulong AreaBits(ulong bit) => Next(bit + 1, _bits, FindEnd) - bit;
-
-        // Frees the area at `bit` (CheckFree said yes); returns its length in bits.
-        internal ulong FreeArea(ulong bit)
+        public ulong AreaBits(ulong bit)
         {
-            ulong end = Next(bit + 1, _bits, FindEnd);
-            ulong bits = end - bit;
-            SetRange(true, bit, end, false);               // the bound bit at `bit` stays: freed-area marker
-            UpdateBlocks(bit, end, true);
+            ReadStart(bit, out _, out _, out ulong alloc, out ulong bound);
+            return AreaEnd(bit, alloc, bound) - bit;
+        }
+
+        // One past the live area that starts at `bit`: the first granule after it that is
+        // free or starts another area. Mostly inside bit's own word (alloc, bound).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        ulong AreaEnd(ulong bit, ulong alloc, ulong bound)
+        {
+            ulong w = (bound | ~alloc) & ((~0ul << (int)(bit & (WordBits - 1))) << 1);
+            if (w != 0) return (bit & ~(ulong)(WordBits - 1)) + (ulong)TrailingZeros(w);
+            return Next((bit | (WordBits - 1)) + 1, _bits, FindEnd);
+        }
+
+        // free_percpu's part in the chunk: frees the live area that starts at `bit`. Null,
+        // its length in bits and how many of its blocks it left empty (pages that now count
+        // as empty); or why not, and nothing changes.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal string FreeArea(ulong bit, out ulong bits, out ulong emptied)
+        {
+            bits = emptied = 0;
+            string error = ReadStart(bit, out PerCpuSegment seg, out int wi, out ulong alloc, out ulong bound);
+            if (error != null) return error;
+            ulong end = AreaEnd(bit, alloc, bound);
+            bits = end - bit;
+            // Clear its alloc bits; the bound bit at `bit` stays: the freed-area marker.
+            if (((bit ^ (end - 1)) >> WordShift) == 0) seg.Alloc[wi] = alloc & ~WordMask((int)(bit & (WordBits - 1)), (int)bits);
+            else SetRange(true, bit, end, false);
+            emptied = FreeBlocks(bit, end, out ulong fs, out ulong fe);
             _freeBits += bits;
             LiveAreas--;
 
-            // The free run the area joins.
-            ulong fs, fe;
-            if (_contig > 0 && bit == _contigStart + _contig) fs = _contigStart;
-            else if (_scanValid && _scan > 0 && bit == _scanStart + _scan) fs = _scanStart;
-            else fs = FreeRunStart(bit);
-            if (_contig > 0 && end == _contigStart) fe = _contigStart + _contig;
-            else if (_scanValid && _scan > 0 && end == _scanStart) fe = _scanStart + _scan;
-            else fe = FreeRunEnd(end);
-            if (fs < _low) fs = _low;
-            if (fe > _high) fe = _high;
+            // The free run the area joins: as the edge blocks found it, unless it reaches
+            // past them; then the chunk hints (the run it joins is the Contig or Scan run)
+            // or the hints of the blocks beyond say where it ends.
+            ulong blockMask = (ulong)_blockBits - 1;
+            bool scanRun = _scanValid & (_scan > 0);
+            if (((fs & blockMask) == 0) & (fs > 0))
+            {
+                if ((_contig > 0) & (bit == _contigStart + _contig)) fs = _contigStart;
+                else if (scanRun & (bit == _scanStart + _scan)) fs = _scanStart;
+                else fs = RunStartBefore((int)(fs >> _blockShift));
+            }
+            if ((fe & blockMask) == 0)
+            {
+                if ((_contig > 0) & (end == _contigStart)) fe = _contigStart + _contig;
+                else if (scanRun & (end == _scanStart)) fe = _scanStart + _scan;
+                else fe = RunEndFrom((int)(fe >> _blockShift));
+            }
+            fs = fs < _low ? _low : fs;
+            fe = fe > _high ? _high : fe;
             ulong len = fe - fs;
 
             if (len > _contig)
             {
-                if (_contig == 0 || fs > _contigStart)
+                if ((_contig == 0) | (fs > _contigStart))
                 {
                     _scan = _contig; _scanStart = _contigStart; _scanValid = true;
                 }
-                else if (_scanValid && _scan > 0 && _scanStart >= fs) _scanValid = false;   // the Scan run merged in
+                else if (scanRun & (_scanStart >= fs)) _scanValid = false;   // the Scan run merged in
                 _contig = len; _contigStart = fs;
             }
             else if (len == _contig)
             {
                 if (fs < _contigStart) { _scan = len; _scanStart = fs; _scanValid = true; }
             }
-            else if (fs < _contigStart && _scanValid)
+            else if ((fs < _contigStart) & _scanValid)
             {
-                if ((_scan > 0 && _scanStart >= fs && _scanStart < fe) || len > _scan) { _scan = len; _scanStart = fs; }
+                if ((scanRun & (_scanStart >= fs) & (_scanStart < fe)) | (len > _scan)) { _scan = len; _scanStart = fs; }
             }
-            if (fs < _firstFree) _firstFree = fs;
-            return bits;
+            _firstFree = fs < _firstFree ? fs : _firstFree;
+            return null;
         }
 
         // ---- pages (blocks are pages in a chunk with its own range) ------------------------
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool IsPopulated(ulong page) => (_populated[(int)(page >> WordShift)] & (1ul << (int)(page & (WordBits - 1)))) != 0;
 
+        // Populating a page (its segment exists) also makes it clean: new pages are zero.
         internal void SetPopulated(ulong page, bool value)
         {
             ulong m = 1ul << (int)(page & (WordBits - 1));
-            if (value) _populated[(int)(page >> WordShift)] |= m; else _populated[(int)(page >> WordShift)] &= ~m;
+            if (!value) { _populated[(int)(page >> WordShift)] &= ~m; return; }
+            _populated[(int)(page >> WordShift)] |= m;
+            _segs[(int)(page >> SegmentBlocksShift)].DirtyEnd[(int)page & (SegmentBlocks - 1)] = 0;
         }
+
+        // Whether every page of [p0, p1) is populated (mostly one page: one bit test).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Populated(ulong p0, ulong p1)
+            => p1 == p0 + 1 ? IsPopulated(p0) : NextPage(p0, p1, false) >= p1;
 
         // The first page in [page, limit) that is populated (want=true) or not; limit if none.
         public ulong NextPage(ulong page, ulong limit, bool want)
@@ -782,7 +958,7 @@ namespace Percy.Kernel.Percpu
                 var seg = _segs[b >> SegmentBlocksShift];
                 int wbase = (b & (SegmentBlocks - 1)) << _blockWordShift;
                 var h = seg.Hints[b & (SegmentBlocks - 1)];
-                ComputeHint(seg.Alloc, wbase, out var exact);
+                ComputeHint(seg.Alloc, wbase, 0, out var exact);
                 if (h.Contig != exact.Contig || h.FirstFree != exact.FirstFree || h.LeftFree != exact.LeftFree || h.RightFree != exact.RightFree)
                     return "block hint disagrees with the bitmap";
                 if (h.Contig > 0)
@@ -863,19 +1039,26 @@ namespace Percy.Kernel.Percpu
             "\u003f\u002f\u0038\u001b\u003c\u0029\u0025\u0010\u0036\u0023\u0034\u0015\u002c\u0020\u0017\u000b" +
             "\u002e\u001a\u0028\u000f\u0022\u0014\u001f\u000a\u0019\u000e\u0013\u0009\u000d\u0008\u0007\u0006";
 
-        internal static int TrailingZeros(ulong x)
-            => x == 0 ? WordBits : DeBruijnIndex[(int)(((x & (0 - x)) * DeBruijn64) >> 58)];
-
-        // Index of the highest set bit of x != 0.
-        internal static int HighestBit(ulong x)
+        // Inlined, and the table read through a pointer (the string indexer checks bounds):
+        // under QEMU's TCG every call and return is a translated-block lookup, and these
+        // run on every allocation and free.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static unsafe int TrailingZeros(ulong x)
         {
-            x |= x >> 1; x |= x >> 2; x |= x >> 4; x |= x >> 8; x |= x >> 16; x |= x >> 32;
-            return DeBruijnIndex[(int)(((x ^ (x >> 1)) * DeBruijn64) >> 58)];
+            if (x == 0) return WordBits;
+            fixed (char* index = DeBruijnIndex) return index[(int)(((x & (0 - x)) * DeBruijn64) >> 58)];
         }
 
-        internal static int LeadingZeros(ulong x) => x == 0 ? WordBits : WordBits - 1 - HighestBit(x);
+        // Index of the highest set bit of x != 0.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static unsafe int HighestBit(ulong x)
+        {
+            x |= x >> 1; x |= x >> 2; x |= x >> 4; x |= x >> 8; x |= x >> 16; x |= x >> 32;
+            fixed (char* index = DeBruijnIndex) return index[(int)(((x ^ (x >> 1)) * DeBruijn64) >> 58)];
+        }
 
         // floor(log2(x)) for x > 0.
-        internal static int Log2(ulong x) => WordBits - 1 - LeadingZeros(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int Log2(ulong x) => HighestBit(x);
     }
 }

@@ -1,6 +1,7 @@
 // Shell: `percpu` shows the first chunk's layout (the boot log line) and, per possible
 // CPU, where its unit lives and how many of the unit's pages are mapped — the memory
-// per-CPU data really costs, which only grows when something is stored there.
+// per-CPU data really costs, which only grows when something is stored there, and the
+// frames of unmapped pages that wait for a TLB shootdown (UnitPages).
 // `percpu stats|alloc|free|bench` drive the dynamic allocator (DynamicPerCpu).
 using Percy.Kernel.Arch;
 using Percy.Kernel.Shell;
@@ -88,6 +89,7 @@ namespace Percy.Kernel.Percpu
             Console.Console.WriteLine($"{"cpu",4} {"unit base",-18} {"mapped pages",12}");
             for (int cpu = 0; cpu < layout.Units; cpu++)
                 Console.Console.WriteLine($"{cpu,4} 0x{layout.UnitBase(cpu):x16} {DynamicPerCpu.MappedPages(cpu),12}");
+            Console.Console.WriteLine($"frames of unmapped pages waiting for a TLB shootdown: {DynamicPerCpu.WaitingFrames} (at most {UnitPages.DeferredFrames})");
         }
     }
 }

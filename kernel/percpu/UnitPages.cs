@@ -5,9 +5,18 @@
 // freed), so a chunk whose range was used once costs its tables, not its pages, later.
 //
 // The local window aliases each unit's page directories (FirstChunk), one PDPT entry per
-// GiB of the unit; a page in a unit GiB not aliased yet opens that entry. Unmapping must
-// reach every CPU's TLB, for the global address and for the window alias: a page freed
-// while another CPU still caches its translation could be written through it.
+// GiB of the unit; a page in a unit GiB not aliased yet opens that entry.
+//
+// Unmapping and the TLB (Linux's lazy vunmap purge, in small). A page's frame may only be
+// reused once no CPU's TLB can still translate to it, for the global address or the
+// window alias, and reaching every CPU's TLB takes an IPI to every CPU and a wait for all
+// of them: under QEMU's TCG about a millisecond, the cost of thousands of allocations. So
+// Depopulate clears the page-table entries at once (the tables always show exactly the
+// populated pages) but keeps the frames: they wait, up to DeferredFrames of them, and one
+// IPI then flushes every CPU's TLB for all of them before they go back to the page
+// allocator. Meanwhile a stale translation can only reach a frame nobody else owns.
+// Populating a page whose frames still wait maps those same frames again (cleared): a
+// stale translation then still leads to the right frame, and no IPI is needed.
 using Percy.Kernel.Arch;
 using Percy.Kernel.Mm;
 using Percy.Kernel.Smp;
@@ -18,14 +27,35 @@ namespace Percy.Kernel.Percpu
     {
         const ulong Page = AddressSpace.PageSize;
         const int GibShift = 30;
+        // Frames that may wait for one TLB shootdown: 1 MiB held back at most, however
+        // many CPUs there are (at -smp 4, 64 depopulated pages per IPI instead of one).
+        public const int DeferredFrames = 256;
 
         readonly int _cpus;
         readonly ulong _unitVm;
+        readonly int _deferredPages;               // pages (each in every unit) that may wait
+        readonly ulong[] _deferredOffsets;         // unit offsets of the waiting pages
+        readonly ulong[] _deferredFrames;          // [i * cpus + cpu]: page i's frame in cpu's unit, 0 if none
+        int _deferred;
 
         public UnitPages(int possibleCpus, ulong unitVm)
         {
             _cpus = possibleCpus;
             _unitVm = unitVm;
+            _deferredPages = DeferredFrames / possibleCpus > 0 ? DeferredFrames / possibleCpus : 1;
+            _deferredOffsets = new ulong[_deferredPages];
+            _deferredFrames = new ulong[_deferredPages * possibleCpus];
+        }
+
+        // Frames unmapped but not yet returned to the page allocator (`percpu`, self-tests).
+        public int WaitingFrames
+        {
+            get
+            {
+                int frames = 0;
+                for (int i = 0; i < _deferred * _cpus; i++) if (_deferredFrames[i] != 0) frames++;
+                return frames;
+            }
         }
 
         // Nothing to prepare: tables appear with the first page mapped in the range.
@@ -34,16 +64,16 @@ namespace Percy.Kernel.Percpu
 
         public override bool Populate(int chunk, ulong firstPage, ulong pages)
         {
-            ulong first = ChunkOffset(chunk) + firstPage * Page;
-            for (int cpu = 0; cpu < _cpus; cpu++)
+            ulong first = ChunkOffset(chunk) + firstPage * Page, end = first + pages * Page;
+            for (ulong offset = first; offset < end; offset += Page)
             {
-                for (ulong p = 0; p < pages; p++)
+                if (Remap(offset)) continue;
+                for (int cpu = 0; cpu < _cpus; cpu++)
                 {
-                    if (MapZeroedPage(cpu, first + p * Page)) continue;
-                    // All or nothing: undo this CPU's pages so far, then every earlier CPU's.
-                    Unmap(cpu, first, p);
-                    for (int done = 0; done < cpu; done++) Unmap(done, first, pages);
-                    FlushEverywhere(first, pages);
+                    if (MapZeroedPage(cpu, offset)) continue;
+                    // All or nothing: unmap what this call mapped, and return the frames now.
+                    for (ulong done = first; done <= offset; done += Page) Retire(done);
+                    FlushDeferred();
                     return false;
                 }
             }
@@ -53,8 +83,7 @@ namespace Percy.Kernel.Percpu
         public override void Depopulate(int chunk, ulong firstPage, ulong pages)
         {
             ulong first = ChunkOffset(chunk) + firstPage * Page;
-            for (int cpu = 0; cpu < _cpus; cpu++) Unmap(cpu, first, pages);
-            FlushEverywhere(first, pages);
+            for (ulong p = 0; p < pages; p++) Retire(first + p * Page);
         }
 
         ulong ChunkOffset(int chunk) => (ulong)chunk * _unitVm;
@@ -63,45 +92,90 @@ namespace Percy.Kernel.Percpu
         {
             ulong phys = PhysicalMemory.AllocatePages(0, true);
             if (phys == 0) return false;
-            ulong va = PerCpuLayout.UnitBase(cpu) + offset;
-            if (KernelPageTables.Kernel.Map(va, phys, Page, Page, PageFlags.KernelReadWrite) != null)
+            if (!MapFrame(cpu, offset, phys))
             {
                 PhysicalMemory.FreePages(phys, 0);
                 return false;
             }
+            return true;
+        }
+
+        bool MapFrame(int cpu, ulong offset, ulong phys)
+        {
+            ulong va = PerCpuLayout.UnitBase(cpu) + offset;
+            if (KernelPageTables.Kernel.Map(va, phys, Page, Page, PageFlags.KernelReadWrite) != null) return false;
             FirstChunk.OpenLocalWindow(cpu, offset >> GibShift);
             return true;
         }
 
-        // Unmaps `pages` pages from `offset` in cpu's unit and returns them to the page allocator.
-        static void Unmap(int cpu, ulong offset, ulong pages)
+        // If the page at `offset` is waiting for a shootdown, maps its frames again,
+        // cleared, and takes it off the list. Every unit had the page (Depopulate retires
+        // whole pages) and its tables are still there, so this cannot fail.
+        bool Remap(ulong offset)
         {
-            PageTable k = KernelPageTables.Kernel;
-            for (ulong p = 0; p < pages; p++)
+            int i = 0;
+            while (i < _deferred && _deferredOffsets[i] != offset) i++;
+            if (i == _deferred) return false;
+            for (int cpu = 0; cpu < _cpus; cpu++)
             {
-                ulong va = PerCpuLayout.UnitBase(cpu) + offset + p * Page;
-                if (!k.Translate(va, out ulong phys, out _)) continue;
-                k.Unmap(va, Page);
-                PhysicalMemory.FreePages(phys, 0);
+                ulong frame = _deferredFrames[i * _cpus + cpu];
+                Memory.Fill(DirectMap.ToVirtual(frame), 0, (nuint)Page);
+                MapFrame(cpu, offset, frame);
             }
+            // The last waiting page takes its place.
+            _deferred--;
+            _deferredOffsets[i] = _deferredOffsets[_deferred];
+            for (int cpu = 0; cpu < _cpus; cpu++) _deferredFrames[i * _cpus + cpu] = _deferredFrames[_deferred * _cpus + cpu];
+            return true;
         }
 
-        struct FlushRange { public ulong Offset, Pages; public int Cpus; }
-
-        void FlushEverywhere(ulong offset, ulong pages)
+        // Unmaps the page at `offset` in every unit; its frames wait for the next shootdown.
+        void Retire(ulong offset)
         {
-            FlushRange r = new FlushRange { Offset = offset, Pages = pages, Cpus = _cpus };
-            SmpCall.Call(SmpCall.AllCpus, &Flush, &r, true);
+            if (_deferred == _deferredPages) FlushDeferred();
+            PageTable k = KernelPageTables.Kernel;
+            bool any = false;
+            for (int cpu = 0; cpu < _cpus; cpu++)
+            {
+                // One walk: the 4 KiB entry gives the frame and is cleared.
+                ulong* entry = k.Walk(PerCpuLayout.UnitBase(cpu) + offset, out int level);
+                ulong frame = 0;
+                if (entry != null && level == 0)
+                {
+                    frame = *entry & PageFlags.AddressMask;
+                    *entry = 0;
+                    any = true;
+                }
+                _deferredFrames[_deferred * _cpus + cpu] = frame;
+            }
+            if (any) _deferredOffsets[_deferred++] = offset;
+        }
+
+        struct FlushList { public ulong* Offsets; public int Pages, Cpus; }
+
+        // One IPI: every CPU drops its translations of the waiting pages; then their
+        // frames go back to the page allocator.
+        void FlushDeferred()
+        {
+            if (_deferred == 0) return;
+            fixed (ulong* offsets = _deferredOffsets)
+            {
+                FlushList list = new FlushList { Offsets = offsets, Pages = _deferred, Cpus = _cpus };
+                SmpCall.Call(SmpCall.AllCpus, &Flush, &list, true);
+            }
+            for (int i = 0; i < _deferred * _cpus; i++)
+                if (_deferredFrames[i] != 0) PhysicalMemory.FreePages(_deferredFrames[i], 0);
+            _deferred = 0;
         }
 
         static void Flush(void* arg)
         {
-            var r = (FlushRange*)arg;
-            for (ulong p = 0; p < r->Pages; p++)
+            var list = (FlushList*)arg;
+            for (int i = 0; i < list->Pages; i++)
             {
-                ulong offset = r->Offset + p * Page;
+                ulong offset = list->Offsets[i];
                 Cpu.InvalidatePage(PerCpuLayout.LocalAddress(offset));
-                for (int cpu = 0; cpu < r->Cpus; cpu++) Cpu.InvalidatePage(PerCpuLayout.UnitBase(cpu) + offset);
+                for (int cpu = 0; cpu < list->Cpus; cpu++) Cpu.InvalidatePage(PerCpuLayout.UnitBase(cpu) + offset);
             }
         }
     }

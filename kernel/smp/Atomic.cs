@@ -1,9 +1,8 @@
-// Locked memory operations (trampoline.asm: C# has no lock prefix), a spinlock and
-// interrupt-flag save/restore. Callers pass addresses of fields that live in the heap,
-// in statics or in PerCpu areas: memory that never moves.
+// Locked memory operations (trampoline.asm: C# has no lock prefix) and interrupt-flag
+// save/restore (the spinlock is in SpinLock.cs). Callers pass addresses of fields that
+// live in the heap, in statics or in PerCpu areas: memory that never moves.
 using System.Runtime;
 using System.Runtime.CompilerServices;
-using Percy.Kernel.Arch;
 
 namespace Percy.Kernel.Smp
 {
@@ -20,31 +19,5 @@ namespace Percy.Kernel.Smp
     {
         [RuntimeImport("*", "percy_irq_save")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong Save();
         [RuntimeImport("*", "percy_irq_restore")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void Restore(ulong flags);
-    }
-
-    // A test-and-set lock. Take it with interrupts off (LockIrqSave) when an interrupt
-    // handler may take it too, or the handler would spin on its own CPU's lock forever.
-    internal static unsafe class SpinLock
-    {
-        public static void Lock(int* l)
-        {
-            while (Atomic.Exchange(l, 1) != 0)
-                while (*l != 0) Cpu.Pause();          // read-only spin: no bus locking
-        }
-
-        public static void Unlock(int* l) => Atomic.Exchange(l, 0);
-
-        public static ulong LockIrqSave(int* l)
-        {
-            ulong flags = Irq.Save();
-            Lock(l);
-            return flags;
-        }
-
-        public static void UnlockIrqRestore(int* l, ulong flags)
-        {
-            Unlock(l);
-            Irq.Restore(flags);
-        }
     }
 }

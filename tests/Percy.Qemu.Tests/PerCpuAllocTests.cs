@@ -31,7 +31,7 @@ public class PerCpuAllocTests
         var o = m.RunCommand("selftest percpu_alloc", TimeSpan.FromSeconds(120));
         Assert.True(Ktap.TryParse(o.ToList(), out var doc, out var error), $"not KTAP: {error?.Message}\n{o.Text}");
         Assert.Equal(0, doc!.Totals!.Fail);
-        Assert.Equal(4, doc.Totals.Pass);
+        Assert.Equal(6, doc.Totals.Pass);
 
         string before = Stats(m);
         foreach (var (command, reason) in new[]

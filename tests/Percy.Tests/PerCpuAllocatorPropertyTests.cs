@@ -37,6 +37,9 @@ public class PerCpuAllocatorPropertyTests
         readonly List<ulong> _starts = new();                      // sorted
         readonly Dictionary<ulong, Area> _areas = new();
         readonly SortedSet<ulong> _stale = new();                  // freed area starts whose bound bit stays
+        // Per chunk, one bit per 4-byte granule: handed out to some area since its page was
+        // last populated (so no longer known to be zero). A zeroed page clears its bits.
+        readonly Dictionary<int, ulong[]> _dirty = new();
         ulong _allocs, _frees, _liveBytes, _maxLiveBytes;
         int _destroyedSeen;
         public readonly ulong PagesPerChunk, PrefixPages;
@@ -49,6 +52,21 @@ public class PerCpuAllocatorPropertyTests
             Assert.Null(PerCpuAllocator.Create(cfg.UnitVm, cfg.Page, cfg.Static, cfg.Reserved, cfg.Pinned, B, out var a));
             A = a;
             PrefixPages = (A.DynamicStart + cfg.Page - 1) / cfg.Page;
+            B.Populated = (k, first, pages) => DirtyBits(k, first * cfg.Page / 4, (first + pages) * cfg.Page / 4, false);
+        }
+
+        // Sets (dirty) or clears granule bits [lo, hi) of chunk k; true if any was set before.
+        bool DirtyBits(int k, ulong lo, ulong hi, bool dirty)
+        {
+            if (!_dirty.TryGetValue(k, out var bits)) _dirty[k] = bits = new ulong[Cfg.UnitVm / 4 / 64];
+            bool any = false;
+            for (ulong g = lo; g < hi; g++)
+            {
+                ulong m = 1ul << (int)(g % 64);
+                any |= (bits[g / 64] & m) != 0;
+                if (dirty) bits[g / 64] |= m; else bits[g / 64] &= ~m;
+            }
+            return any;
         }
 
         public int Count => _starts.Count;
@@ -89,7 +107,8 @@ public class PerCpuAllocatorPropertyTests
             var chunksBefore = CheckPlacement ? B.ChunkIndices.ToList() : null;
             string before = fullStateOnFailure ? State(A, B) : Fingerprint();
             int populateCalls = B.PopulateCalls, createCalls = B.CreateCalls;
-            string err = reserved ? A.AllocateReserved(size, align, out ulong h) : A.Allocate(size, align, atomic, out h);
+            bool clean = false;
+            string err = reserved ? A.AllocateReserved(size, align, out ulong h) : A.Allocate(size, align, atomic, out h, out clean);
             string expectedInvalid = Invalid(size, align, reserved);
             if (expectedInvalid != null || err != null)
             {
@@ -122,6 +141,12 @@ public class PerCpuAllocatorPropertyTests
                 if (B.CreateCalls > createCalls)
                     foreach (int old in chunksBefore) Assert.False(FitExists(old, size, align, false), $"a chunk was created but chunk {old} had room");
             }
+            // Clean: no byte of it was in any area since its page was populated, so it is
+            // still zero. Either way its bytes are handed out now.
+            int chunk = reserved ? 0 : (int)(h / Cfg.UnitVm);
+            ulong g0 = (h - (ulong)chunk * Cfg.UnitVm) / 4;
+            bool wasDirty = DirtyBits(chunk, g0, g0 + bytes / 4, true);
+            if (clean) Assert.False(wasDirty, $"area 0x{h:x} ({bytes} bytes) said clean, but some of it was handed out since its page was populated");
             // No overlap with the neighbours.
             int i = Floor(h);
             if (i >= 0) { var prev = _areas[_starts[i]]; Assert.True(prev.Start + prev.Bytes <= h, "overlaps the previous area"); }

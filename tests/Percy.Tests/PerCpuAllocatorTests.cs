@@ -373,6 +373,43 @@ public class PerCpuAllocatorTests
         Free(a, big);
     }
 
+    static ulong AllocClean(PerCpuAllocator a, ulong size, ulong align, bool expectClean)
+    {
+        Assert.Null(a.Allocate(size, align, false, out ulong h, out bool clean));
+        Assert.Equal(expectClean, clean);
+        Assert.Null(a.Check());
+        return h;
+    }
+
+    [Fact]
+    public void AreasOnBytesNoAreaHeldSinceTheirPageWasPopulatedAreClean()
+    {
+        var (a, b) = Make(128 * KiB, 4096);                        // static: exactly page 0
+        // A burst in fresh pages (and in the zero tail of the boot pages) needs no clearing.
+        var small = new List<ulong>();
+        for (int i = 0; i < 600; i++) small.Add(AllocClean(a, 8, 8, true));   // crosses into page 2
+        // Freed and handed out again: it holds its old owner's bytes.
+        Free(a, small[10]);
+        Assert.Equal(small[10], AllocClean(a, 8, 8, false));
+        // An area that reaches below a page's mark is not clean, though most of it is fresh.
+        Free(a, small[599]);
+        AllocClean(a, 16, 4, false);
+        // Pages emptied, depopulated and populated again are fresh again.
+        var pages = new List<ulong>();
+        for (int i = 0; i < 12; i++) pages.Add(AllocClean(a, Page, Page, true));
+        foreach (var h in pages) Free(a, h);
+        ulong last = pages[^1] / Page;
+        Assert.False(b.IsPopulated(0, last));
+        var depopulated = pages.Select(h => !b.IsPopulated(0, h / Page)).ToList();
+        Assert.Contains(false, depopulated);                         // the reserve kept some
+        var again = new List<ulong>();
+        for (int i = 0; i < 12; i++) again.Add(AllocClean(a, Page, Page, depopulated[i]));
+        Assert.Equal(pages, again);
+        Free(a, again[^1]);
+        Assert.True(b.IsPopulated(0, last));                         // kept as reserve: dirty still
+        Assert.Equal(again[^1], AllocClean(a, Page, Page, false));
+    }
+
     [Fact]
     public void PinnedBootPagesStayPopulated()
     {

@@ -23,6 +23,8 @@ public sealed class FakePerCpuBackend : PerCpuBackend
     public int FailPopulateAt = -1;
     public Random FailRandom;
     public double FailRate;
+    // Told of every successful populate call (chunk, first page, pages): fresh, zeroed pages.
+    public Action<int, ulong, ulong> Populated;
 
     public FakePerCpuBackend(ulong pagesPerChunk, ulong firstChunkPopulated)
     {
@@ -94,6 +96,7 @@ public sealed class FakePerCpuBackend : PerCpuBackend
         if (FailPopulate || call == FailPopulateAt || (FailRandom != null && FailRandom.NextDouble() < FailRate)) return false;
         for (ulong p = firstPage; p < firstPage + pages; p++) { a[p] = true; StateHash ^= PageHash(chunk, p); }
         if (Logging) Log.Add($"populate {chunk} {firstPage}+{pages}");
+        Populated?.Invoke(chunk, firstPage, pages);
         return true;
     }
 
