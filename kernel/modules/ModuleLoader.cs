@@ -311,8 +311,11 @@ namespace Percy.Kernel.Modules
         }
 
         // Halts (never spins) for about `ms`: the LAPIC timer, a console byte or an IPI wakes it.
+        // Interrupts are off from before the timer starts until the `sti; hlt` pair, so a timer
+        // that fires at once is taken at the hlt instead of before it (which would halt for good).
         static void Sleep(int ms)
         {
+            Cpu.DisableInterrupts();
             Apic.StartOneShot(Apic.TimerTicksPerMs * (uint)ms);
             Cpu.WaitForInterrupt();
             Cpu.EnableInterrupts();
