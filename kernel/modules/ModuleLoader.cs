@@ -257,6 +257,9 @@ namespace Percy.Kernel.Modules
             if (m.HasRefcount) DynamicPerCpu.Free(m.Refcount->Counter);
             if (m.Refcount != null) Heap.Free(m.Refcount);
             Heap.FreeObject(m);
+            // Depopulated per-CPU pages wait for a batched TLB shootdown; an unload gives its
+            // memory back now, so the page allocator reads as before the load.
+            DynamicPerCpu.PurgeWaitingFrames();
         }
 
         // rmmod. waiting: null to refuse a busy module; else it is told the count once, and

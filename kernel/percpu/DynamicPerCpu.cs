@@ -82,6 +82,14 @@ namespace Percy.Kernel.Percpu
             return error == null ? null : FreeRefused(error, handle);
         }
 
+        // Frees the frames of depopulated pages that wait for a TLB shootdown (UnitPages.Purge).
+        public static void PurgeWaitingFrames()
+        {
+            ulong flags = SpinLock.LockIrqSave(LockPointer);
+            s_pages.Purge();
+            SpinLock.UnlockIrqRestore(LockPointer, flags);
+        }
+
         // The log lines live in their own methods: a formatted line is a large stack
         // buffer, which a method zeroes on every call, failing or not.
         [MethodImpl(MethodImplOptions.NoInlining)]

@@ -151,6 +151,10 @@ namespace Percy.Kernel.Percpu
             if (any) _deferredOffsets[_deferred++] = offset;
         }
 
+        // Returns every waiting frame now (one shootdown): for callers that hand back a lot at
+        // once and must leave the page allocator as they found it (module unload).
+        public void Purge() => FlushDeferred();
+
         struct FlushList { public ulong* Offsets; public int Pages, Cpus; }
 
         // One IPI: every CPU drops its translations of the waiting pages; then their
