@@ -66,7 +66,7 @@ internal static class BenchTarget
             await BuildInfo.GetBuildIdAsync(cancellationToken),
             await HostNprocAsync(cancellationToken),
             await QemuVersionAsync(cancellationToken),
-            CommandLine("./build.sh", Environment.GetCommandLineArgs().Skip(1)),
+            (BenchPercpu.LinuxRequested ? $"{BenchPercpu.LinuxVariable}=1 " : string.Empty) + CommandLine("./build.sh", Environment.GetCommandLineArgs().Skip(1)),
             runs,
             Machine,
             cpus,
