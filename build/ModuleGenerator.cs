@@ -1,3 +1,4 @@
+using Percy.Kernel.Modules;
 using System.Globalization;
 using System.Text;
 using Microsoft.CodeAnalysis;
@@ -31,10 +32,11 @@ internal sealed record ModuleDescription(
 /// </summary>
 internal static class ModuleGenerator
 {
-    public const string InitSymbol = "percy_module_init";
-    public const string ExitSymbol = "percy_module_exit";
-    public const string InfoSection = ".modinfo";
-    public const string ExportsSection = ".percy_exports";
+    // The ABI's names, defined once with the loader's (kernel/modules/ElfConstants.cs).
+    public const string InitSymbol = Elf.ModuleInitName;
+    public const string ExitSymbol = Elf.ModuleExitName;
+    public const string InfoSection = Elf.ModInfoSectionName;
+    public const string ExportsSection = Elf.ExportsSectionName;
 
     private const string InfoAttribute = "Percy.Module.ModuleInfoAttribute";
     private const string InitAttribute = "Percy.Module.ModuleInitAttribute";

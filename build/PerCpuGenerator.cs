@@ -1,3 +1,4 @@
+using Percy.Kernel.Modules;
 using System.Globalization;
 using System.Text;
 using Microsoft.CodeAnalysis;
@@ -62,7 +63,7 @@ internal static class PerCpuGenerator
     public const string DeclareAttributeName = "Percy.Module.DeclarePerCpuAttribute";
     public const string ExportAttributeName = "Percy.Module.ExportPerCpuAttribute";
     public const string SymbolPrefix = "per_cpu__";
-    public const string SectionName = ".data..percpu";
+    public const string SectionName = Elf.PerCpuSectionName;
 
     // Module mode: the generated class holding the module's per-CPU bases, and the asm
     // routine that returns the table of load-time offsets it reads them from.

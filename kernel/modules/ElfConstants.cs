@@ -2,7 +2,8 @@
 // specification's own names (SHT_PROGBITS, R_X86_64_PC32, ...) so that they can be found
 // next to readelf output and the specifications: ELF gABI (section 4) and the System V
 // x86-64 psABI (section 4.4, relocation types).
-// Pure logic: compiled into the kernel and into the host tests.
+// Pure logic: compiled into the kernel, the host tests and the build driver (which writes
+// modules with these names).
 namespace Percy.Kernel.Modules
 {
     public static class Elf
@@ -79,6 +80,10 @@ namespace Percy.Kernel.Modules
         public const string PerCpuSectionName = ".data..percpu";
         public const string ModInfoSectionName = ".modinfo";
         public const string ExportsSectionName = ".percy_exports";
+
+        // The two functions every module defines (docs/modules.md, "Entry points").
+        public const string ModuleInitName = "percy_module_init";
+        public const string ModuleExitName = "percy_module_exit";
 
         // The linker-defined symbol for the GOT's address (gcc -fpic objects name it even
         // when nothing references it); the relocator gives it the module's own GOT.

@@ -31,8 +31,7 @@ namespace Percy.Kernel.Modules
 {
     internal static unsafe class ModuleLoader
     {
-        const string InitName = "percy_module_init";
-        const string ExitName = "percy_module_exit";
+        const string InitName = Elf.ModuleInitName, ExitName = Elf.ModuleExitName;
         const ulong PerCpuGranule = 4;
         const int WaitPollMs = 1;
         const byte CtrlC = 3;
