@@ -46,11 +46,7 @@ namespace Percy.Kernel.Modules
             public byte* Template;
         }
 
-        public static void Init()
-        {
-            ModuleMemory.Init();
-            ModuleSymbols.Init(Panic.SymbolTable);
-        }
+        public static void Init() => ModuleMemory.Init();
 
         // Loads the module in `file` and runs its init with `args` (the insmod text after
         // the module's name). The new module, or null with the reason in `error`.

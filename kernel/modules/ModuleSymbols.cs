@@ -1,5 +1,6 @@
 // Where a module's undefined symbols come from: the kernel's exports (KernelExportTable,
-// values from percy.elf's own symbol table, looked up once at boot), else the exports of
+// values from percy.elf's own symbol table, looked up once, at the first load: boot does
+// not pay for a scan of every kernel symbol), else the exports of
 // a loaded module, which becomes a dependency of the module being loaded: it cannot be
 // unloaded while this one is loaded. Nothing else in the kernel is reachable.
 namespace Percy.Kernel.Modules
@@ -17,8 +18,7 @@ namespace Percy.Kernel.Modules
         public int UseCount => _useCount;
         public Module Use(int i) => _uses[i];
 
-        // After the panic symboliser has the kernel's symbol table (KernelMain).
-        public static void Init(ElfSymbolTable kernel)
+        static void LookUpKernelExports(ElfSymbolTable kernel)
         {
             s_kernelValues = (ulong*)Heap.Allocate(KernelExportTable.Count * sizeof(ulong));
             for (int i = 0; i < KernelExportTable.Count; i++)
@@ -32,6 +32,7 @@ namespace Percy.Kernel.Modules
 
         public override bool Resolve(byte* name, int length, out ulong value, out bool perCpu)
         {
+            if (s_kernelValues == null) LookUpKernelExports(Panic.SymbolTable);
             int k = KernelExportTable.Find(name, length);
             if (k >= 0 && (s_kernelFound & 1ul << k) != 0)
             {
