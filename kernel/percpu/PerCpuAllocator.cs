@@ -406,21 +406,22 @@ namespace Percy.Kernel.Percpu
         // empty populated pages until the area is committed on them.
         bool PopulatePages(PerCpuChunk owner, ulong p0, ulong p1)
         {
-            ulong p = p0;
-            while (true)
+            for (ulong p = p0; NextUnpopulatedRun(owner, ref p, p1, out ulong q); p = q)
             {
-                p = owner.NextPage(p, p1, false);
-                if (p >= p1) break;
-                ulong q = owner.NextPage(p, p1, true);
-                if (!_backend.Populate(owner.Index, p, q - p))
-                {
-                    DepopulateHoles(owner, p0, p);
-                    return false;
-                }
-                p = q;
+                if (_backend.Populate(owner.Index, p, q - p)) continue;
+                DepopulateHoles(owner, p0, p);
+                return false;
             }
             MarkPopulated(owner, p0, p1);
             return true;
+        }
+
+        // The next run [p, q) of pages the bitmap shows unpopulated, from p and before end.
+        static bool NextUnpopulatedRun(PerCpuChunk owner, ref ulong p, ulong end, out ulong q)
+        {
+            p = owner.NextPage(p, end, false);
+            q = p < end ? owner.NextPage(p, end, true) : end;
+            return p < end;
         }
 
         // Records that the unpopulated pages of [p, q) are populated now: empty populated
@@ -444,15 +445,8 @@ namespace Percy.Kernel.Percpu
         // still shows unpopulated (it is only updated once every run succeeded).
         void DepopulateHoles(PerCpuChunk owner, ulong p0, ulong end)
         {
-            ulong p = p0;
-            while (true)
-            {
-                p = owner.NextPage(p, end, false);
-                if (p >= end) return;
-                ulong q = owner.NextPage(p, end, true);
+            for (ulong p = p0; NextUnpopulatedRun(owner, ref p, end, out ulong q); p = q)
                 _backend.Depopulate(owner.Index, p, q - p);
-                p = q;
-            }
         }
 
         // Best effort: populate empty pages of c, from its first free granule on, until
