@@ -11,18 +11,18 @@ internal static class Deps
         "binutils",           // ld, objcopy, objdump
         "nasm",
         "gcc",                // C modules (modules/cmod)
-        "grub-common",        // grub-mkrescue, grub-file
+        "grub-common",        // grub-mkimage, grub-file (grub-mkrescue: the harness's self-test)
         "grub-pc-bin",        // BIOS half of the hybrid ISO
         "grub-efi-amd64-bin", // UEFI half
-        "xorriso",            // grub-mkrescue writes the ISO with it
-        "mtools",             // grub-mkrescue builds the EFI FAT image with it
+        "xorriso",            // writes the ISO
+        "mtools",             // the EFI FAT image
         "qemu-system-x86",
         "ovmf",               // UEFI firmware for run --uefi
     ];
 
     // Without dpkg (not Debian) the packages cannot be checked by name; these executables
     // are what the build actually calls.
-    private static readonly string[] s_tools = ["ld", "objcopy", "nasm", "gcc", "grub-mkrescue", "grub-file", "xorriso", "mformat", "qemu-system-x86_64"];
+    private static readonly string[] s_tools = ["ld", "objcopy", "nasm", "gcc", "grub-mkimage", "grub-mkrescue", "grub-file", "xorriso", "mformat", "mcopy", "mmd", "qemu-system-x86_64"];
 
     private const string InstalledStatus = "install ok installed";
 

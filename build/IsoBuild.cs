@@ -6,7 +6,11 @@ internal sealed record IsoOptions(string Cmdline, IReadOnlyList<FileInfo> Module
     public static IsoOptions Default { get; } = new(string.Empty, []);
 }
 
-/// <summary>Builds iso/out/percy.iso, a hybrid BIOS + UEFI image made by grub-mkrescue.</summary>
+/// <summary>
+/// Builds iso/out/percy.iso: one image that boots as a CD and, written with dd, as a USB
+/// stick, under BIOS and UEFI (the layout grub-mkrescue makes, with GRUB's boot images
+/// from <see cref="GrubImages"/>).
+/// </summary>
 internal static class IsoBuild
 {
     private const string KernelPathInIso = "boot/percy.elf";
@@ -16,6 +20,17 @@ internal static class IsoBuild
     // passed to the kernel as the boot module named "font" (see iso/grub.cfg).
     private const string FontSource = "/usr/share/grub/ascii.pf2";
     private const string FontPathInIso = "boot/font.pf2";
+
+    // xorriso's mkisofs options for the hybrid layout: the BIOS El Torito image, patched
+    // with its own location (boot-info-table, grub2-boot-info) so it and the USB stick's MBR
+    // can find the rest of GRUB; then the UEFI image, also a partition of the stick.
+    private static readonly string[] s_hybridLayout =
+    [
+        "-b", GrubImages.BiosImageInIso, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+        "--grub2-boot-info", "--grub2-mbr", GrubImages.HybridMbr,
+        "--efi-boot", GrubImages.EfiImageInIso, "-efi-boot-part", "--efi-boot-image",
+        "--protective-msdos-label",
+    ];
 
     public static async Task<string> BuildAsync(IsoOptions options, CancellationToken cancellationToken)
     {
@@ -47,12 +62,16 @@ internal static class IsoBuild
         // where tests or QEMU would pick it up.
         string partial = Paths.Iso + ".partial";
         File.Delete(partial);
-        await Ui.StepAsync("iso: grub-mkrescue", _ => Tool.RunCheckedAsync(
-            "grub-mkrescue",
-            ["-o", partial, Paths.IsoStaging],
-            "iso: grub-mkrescue",
-            "see its output above; ./build.sh deps checks grub-pc-bin, grub-efi-amd64-bin, xorriso and mtools",
-            cancellationToken));
+        await Ui.StepAsync("iso: grub-mkimage and xorriso", async _ =>
+        {
+            await GrubImages.BuildAsync(Paths.IsoStaging, cancellationToken);
+            await Tool.RunCheckedAsync(
+                "xorriso",
+                ["-as", "mkisofs", .. s_hybridLayout, "-o", partial, "-r", Paths.IsoStaging],
+                "iso: xorriso",
+                "see its output above; ./build.sh deps checks xorriso",
+                cancellationToken);
+        });
         File.Move(partial, Paths.Iso, overwrite: true);
 
         string modulesNote = moduleNames.Count > 0 ? $", modules: {string.Join(' ', moduleNames)}" : string.Empty;

@@ -41,7 +41,7 @@ mb2_header:
     dd 8
     align 8
     ; Framebuffer request, optional: UEFI has no text mode, so without this GRUB leaves
-    ; the kernel no screen at all. BIOS boots keep VGA text (grub.cfg sets gfxpayload=text).
+    ; the kernel no screen at all. Under a BIOS, GRUB sets a VBE mode if it can, else VGA text.
     dw 5, 1
     dd 20
     dd FB_WIDTH, FB_HEIGHT, FB_DEPTH
