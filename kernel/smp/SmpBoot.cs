@@ -3,7 +3,8 @@
 // Sequence (Intel SDM vol. 3, 9.4.4; MP spec B.4): the BSP prepares, for every AP it
 // will start, a guarded kernel stack, a GDT and TSS with their own double-fault and NMI
 // stacks, and its PerCpu area. It sends INIT to all of them, waits the documented
-// 10 ms once (not once per CPU: they are all held in wait-for-SIPI meanwhile), then
+// 10 ms once (not once per CPU: they are all held in wait-for-SIPI meanwhile; and not at
+// all on the CPUs Linux knows start without it, InitDelay.cs), then
 // starts them one at a time through the single trampoline page: SIPI, wait up to
 // 200 us for the AP to mark itself arrived, a second SIPI if it has not, then wait up
 // to ArrivalTimeoutMs for it to come online. A CPU that does not is sent INIT again
@@ -40,7 +41,7 @@ namespace Percy.Kernel.Smp
         const int ParamsOffset = 0x200;               // PARAMS in trampoline.asm
         const ulong Page = AddressSpace.PageSize;
         const ulong ApStackSize = 16 * 1024;
-        const ulong InitDelayUs = 10_000;             // after INIT (SDM, MP spec)
+        const uint CpuidVendorLeaf = 0, CpuidSignatureLeaf = 1;
         const ulong StartupDelayUs = 200;             // between the two SIPIs
         const ulong ArrivalTimeoutMs = 1000;          // TCG on a busy host can be slow
         const ulong CodeMask = 0xFFFFFFFF;
@@ -88,7 +89,7 @@ namespace Percy.Kernel.Smp
             var par = InstallTrampoline(page);
             for (int cpu = 1; cpu < Cpus.NrCpuIds; cpu++)
                 if (Cpus.Area(cpu)->State == (int)CpuState.Starting) Apic.SendInit(Cpus.Area(cpu)->ApicId);
-            Clock.DelayMicroseconds(InitDelayUs);
+            if (NeedsInitDelay()) Clock.DelayMicroseconds(InitDelay.LegacyDelayUs);
 
             int started = 0;
             for (int cpu = 1; cpu < Cpus.NrCpuIds; cpu++)
@@ -158,6 +159,14 @@ namespace Percy.Kernel.Smp
             par->Efer = (uint)(Cpu.ReadMsr(EferMsr) & ~EferLongModeActive);
             par->Entry = info[4];
             return par;
+        }
+
+        static bool NeedsInitDelay()
+        {
+            uint* vendor = stackalloc uint[4], signature = stackalloc uint[4];
+            Cpu.CpuId(CpuidVendorLeaf, 0, vendor);
+            Cpu.CpuId(CpuidSignatureLeaf, 0, signature);
+            return InitDelay.Needed(vendor[Cpu.Ebx], vendor[Cpu.Edx], vendor[Cpu.Ecx], signature[Cpu.Eax]);
         }
 
         static bool Start(PerCpu* p, TrampolineParams* par, ulong page)

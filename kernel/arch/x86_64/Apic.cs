@@ -35,7 +35,9 @@ namespace Percy.Kernel.Arch
         const uint IcrAllExcludingSelf = 3u << 18;
         const uint IcrLevelAssert = 1u << 14, IcrLevelTrigger = 1u << 15, IcrDeliveryPending = 1u << 12;
         const uint TimerDivideBy16 = 0x3;
-        const uint TimerCalibrationMs = 10, MicrosecondsPerMs = 1000;
+        // Against the already calibrated TSC, 2 ms is thousands of timer ticks even on a
+        // slow bus (25 MHz / 16 gives 3125): precise to a few hundredths of a percent.
+        const uint TimerCalibrationMs = 2, MicrosecondsPerMs = 1000;
 
         static ApicModeKind s_mode;
         static ulong s_mmio;                         // virtual address of the xAPIC page
@@ -57,7 +59,7 @@ namespace Percy.Kernel.Arch
             uint* regs = stackalloc uint[4];
             Cpu.CpuId(CpuIdFeatures, 0, regs);
             ulong msr = Cpu.ReadMsr(ApicBaseMsr);
-            s_mode = ApicMode.Choose(regs[2], msr, Boot.Options.Has(ApicMode.NoX2ApicOption), out string note);
+            s_mode = ApicMode.Choose(regs[Cpu.Ecx], msr, Boot.Options.Has(ApicMode.NoX2ApicOption), out string note);
             if (note != null) Log.Info($"apic: {note}");
             s_physical = msr & ApicBaseAddressMask;
             if (s_physical == 0) s_physical = madtAddress;

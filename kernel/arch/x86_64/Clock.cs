@@ -96,16 +96,16 @@ namespace Percy.Kernel.Arch
             tscPerMs = 0;
             uint* r = stackalloc uint[4];
             Cpu.CpuId(CpuidMaxLeaf, 0, r);
-            uint maxLeaf = r[0];
+            uint maxLeaf = r[Cpu.Eax];
             if (maxLeaf >= CpuidTscLeaf)
             {
                 Cpu.CpuId(CpuidTscLeaf, 0, r);
-                if (r[0] != 0 && r[1] != 0 && r[2] != 0) tscPerMs = (ulong)r[2] * r[1] / r[0] / 1000;
+                if (r[Cpu.Eax] != 0 && r[Cpu.Ebx] != 0 && r[Cpu.Ecx] != 0) tscPerMs = (ulong)r[Cpu.Ecx] * r[Cpu.Ebx] / r[Cpu.Eax] / 1000;
             }
             if (tscPerMs == 0 && maxLeaf >= CpuidFrequencyLeaf)
             {
                 Cpu.CpuId(CpuidFrequencyLeaf, 0, r);
-                tscPerMs = (ulong)(r[0] & 0xFFFF) * 1000;
+                tscPerMs = (ulong)(r[Cpu.Eax] & 0xFFFF) * 1000;
             }
             return tscPerMs >= MinTscPerMs && tscPerMs <= MaxTscPerMs;
         }

@@ -15,6 +15,8 @@ namespace Percy.Kernel.Arch
         [RuntimeImport("*", "percy_rdtsc")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadTsc();
         [RuntimeImport("*", "percy_rdmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadMsr(uint msr);
         [RuntimeImport("*", "percy_wrmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WriteMsr(uint msr, ulong value);
+        // CpuId writes EAX, EBX, ECX, EDX in this order.
+        public const int Eax = 0, Ebx = 1, Ecx = 2, Edx = 3;
         [RuntimeImport("*", "percy_cpuid")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void CpuId(uint leaf, uint subleaf, uint* regs);
         [RuntimeImport("*", "percy_read_cr0")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr0();
         [RuntimeImport("*", "percy_read_cr2")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadCr2();
@@ -43,7 +45,7 @@ namespace Percy.Kernel.Arch
         {
             uint* regs = stackalloc uint[4];
             CpuId(ExtendedFeatures, 0, regs);
-            return (regs[3] & Pdpe1GbBit) != 0;
+            return (regs[Edx] & Pdpe1GbBit) != 0;
         }
 
         // Stops this CPU for good: interrupts off, halt forever.
