@@ -91,7 +91,7 @@ internal sealed record BenchReport(
         text.AppendLine($"| host nproc | {HostNproc} |");
         text.AppendLine($"| QEMU | {QemuVersion} |");
         text.AppendLine($"| command | `{Command}` |");
-        text.AppendLine($"| ISO | {Iso.Path}, {Iso.Bytes} bytes ({Ui.FormatSize(Iso.Bytes)}), built in {Iso.BuildSeconds:0.0} s (kernel and grub-mkrescue steps) |");
+        text.AppendLine($"| ISO | {Iso.Path}, {Iso.Bytes} bytes ({Ui.FormatSize(Iso.Bytes)}), built in {Iso.BuildSeconds:0.0} s (kernel and image steps) |");
         text.AppendLine();
         foreach (string line in PipeTable())
         {
@@ -114,7 +114,7 @@ internal sealed record BenchReport(
         return text.ToString();
     }
 
-    private string Caption => $"each cell: median / min / max of {Runs} boot{(Runs == 1 ? string.Empty : "s")}; -machine {Machine} -m {Memory}";
+    private string Caption => $"each cell: median / min / max of {Runs} boot{(Runs == 1 ? string.Empty : "s")}, after {BenchTarget.WarmupBoots} warm-up boot not counted; -machine {Machine} -m {Memory}";
 
     public string ToJson() => JsonSerializer.Serialize(this, s_json) + "\n";
 
