@@ -12,8 +12,8 @@ namespace Percy.Build;
 /// through the BIOS and the emulated ATAPI drive. With only the needed modules, they lie
 /// together and GRUB's 16 KiB reads fetch several at once. Putting them into the boot
 /// image instead costs more: GRUB decompresses its image with LZMA, and that is slow under
-/// TCG. At -smp 8 the boot reaches the prompt 0.2 s sooner than with grub-mkrescue's ISO
-/// (docs/smp.md).
+/// TCG. At -smp 8 the boot reaches the prompt ~0.15 s sooner than with grub-mkrescue's
+/// ISO (docs/smp.md has the measurements).
 /// </remarks>
 internal static class GrubImages
 {

@@ -148,8 +148,8 @@ internal static class KernelBuild
         string script = Path.Combine(Paths.Kernel, LinkerScript);
         string map = Path.Combine(Paths.Objects, "percy.ld.map");
         // -S: no DWARF in the image. GRUB loads every section of a Multiboot2 kernel, and
-        // the 250 KiB of debug sections were 90 ms of each boot under SeaBIOS; nothing reads
-        // them (panic call traces use .symtab, which stays).
+        // the 250 KiB of debug sections were 15 of its CD reads (~20 ms) in every SeaBIOS
+        // boot; nothing reads them (panic call traces use .symtab, which stays).
         ToolResult result = await Tool.RunCheckedAsync(
             "ld",
             ["-n", "-S", "-T", script, "-nostdlib", "-static", "-z", "noexecstack", $"-Map={map}", "-o", elf, .. objects],
