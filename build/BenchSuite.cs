@@ -83,14 +83,25 @@ internal static partial class BenchSuite
         string iso = await IsoBuild.BuildAsync(IsoOptions.Default, cancellationToken);
         LinuxPeer.Artifacts? peer = linux ? await LinuxPeer.PrepareAsync(cancellationToken) : null;
 
-        var points = new List<BootPoint>();
+        // Every Percy measurement first, then Linux's. Linux at -smp 32 and 64 keeps both host
+        // cores busy for minutes, and this host runs slower for a while after: Percy at
+        // -smp 64 took 1.57 s to the prompt right after those boots, 1.30 s a minute later.
+        var percy = new Dictionary<int, IReadOnlyList<PercyBoot>>();
         foreach (int smp in sweep)
         {
-            points.Add(await SweepPointAsync(smp, iso, peer, percyRuns, LinuxRunsAt(smp, linuxRuns), cancellationToken));
+            percy[smp] = await PercySweepAsync(smp, iso, percyRuns, cancellationToken);
         }
 
         IReadOnlyList<ModuleStep> ladder = await ModuleLadderAsync(iso, cancellationToken);
         HostAllocator host = await HostAllocatorAsync(cancellationToken);
+
+        var points = new List<BootPoint>();
+        foreach (int smp in sweep)
+        {
+            IReadOnlyList<LinuxSample> linuxSamples = peer is null ? [] : await LinuxSweepAsync(smp, peer, LinuxRunsAt(smp, linuxRuns), cancellationToken);
+            points.Add(new BootPoint(smp, percy[smp], linuxSamples));
+        }
+
         IReadOnlyList<FunctionDisassembly> disassembly = await DisassembleAsync(peer, cancellationToken);
 
         var report = new BenchSuiteReport(
@@ -121,30 +132,37 @@ internal static partial class BenchSuite
 
     public static int LinuxRunsAt(int smp, int linuxRuns) => smp >= LargeSmp ? Math.Min(linuxRuns, MaxLargeSmpLinuxRuns) : linuxRuns;
 
-    private static async Task<BootPoint> SweepPointAsync(int smp, string iso, LinuxPeer.Artifacts? peer, int percyRuns, int linuxRuns, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<PercyBoot>> PercySweepAsync(int smp, string iso, int runs, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> arguments = QemuRunner.BuildArguments(Options(smp), iso);
-        var percy = new List<PercyBoot>();
-        var linux = new List<LinuxSample>();
+        var boots = new List<PercyBoot>();
         string extra = smp == AllocatorSmp ? $", percpu bench {AllocBenchCount}" : smp == ModuleSmp ? $", insmod {BigModule} ×{BigarrayLoadsPerBoot}" : string.Empty;
-        await Ui.StepAsync($"bench: -smp {smp}: Percy ×{percyRuns}{extra}" + (peer is null ? string.Empty : $", then Linux ×{linuxRuns}"), async status =>
+        await Ui.StepAsync($"bench: Percy -smp {smp} ×{runs}{extra}", async status =>
         {
-            for (int run = 1; run <= percyRuns; run++)
+            for (int run = 1; run <= runs; run++)
             {
-                PercyBoot boot = await PercyBootAsync(smp, arguments, $"Percy -smp {smp} boot {run}/{percyRuns}", cancellationToken);
-                percy.Add(boot);
-                status.Report($"Percy {run}/{percyRuns}: ready {boot.Boot.ReadySeconds:0.000} s, boot_ms {boot.Boot.BootMs}");
-            }
-
-            for (int run = 1; peer is not null && run <= linuxRuns; run++)
-            {
-                status.Report($"Linux {run}/{linuxRuns}: booting (timeout {LinuxPeer.HardTimeout.TotalSeconds:0} s)");
-                LinuxSample sample = await LinuxPeer.BootAsync(peer, Options(smp), $"Linux -smp {smp} boot {run}/{linuxRuns}", cancellationToken);
-                linux.Add(sample);
-                status.Report($"Linux {run}/{linuxRuns}: userspace {sample.UserspaceSeconds:0.0} s, all CPUs at kernel time {sample.SmpbootKernelSeconds:0.000} s");
+                PercyBoot boot = await PercyBootAsync(smp, arguments, $"Percy -smp {smp} boot {run}/{runs}", cancellationToken);
+                boots.Add(boot);
+                status.Report($"Percy {run}/{runs}: ready {boot.Boot.ReadySeconds:0.000} s, boot_ms {boot.Boot.BootMs}");
             }
         });
-        return new BootPoint(smp, percy, linux);
+        return boots;
+    }
+
+    private static async Task<IReadOnlyList<LinuxSample>> LinuxSweepAsync(int smp, LinuxPeer.Artifacts peer, int runs, CancellationToken cancellationToken)
+    {
+        var samples = new List<LinuxSample>();
+        await Ui.StepAsync($"bench: Linux -smp {smp} ×{runs}", async status =>
+        {
+            for (int run = 1; run <= runs; run++)
+            {
+                status.Report($"Linux {run}/{runs}: booting (timeout {LinuxPeer.HardTimeout.TotalSeconds:0} s)");
+                LinuxSample sample = await LinuxPeer.BootAsync(peer, Options(smp), $"Linux -smp {smp} boot {run}/{runs}", cancellationToken);
+                samples.Add(sample);
+                status.Report($"Linux {run}/{runs}: userspace {sample.UserspaceSeconds:0.0} s, all CPUs at kernel time {sample.SmpbootKernelSeconds:0.000} s");
+            }
+        });
+        return samples;
     }
 
     private static async Task<PercyBoot> PercyBootAsync(int smp, IReadOnlyList<string> arguments, string label, CancellationToken cancellationToken)
