@@ -17,8 +17,11 @@ namespace Percy.Build;
 /// </remarks>
 internal static class GrubImages
 {
+    /// <summary>Where grub.cfg is in the ISO, and the modules, one directory per platform.</summary>
+    public const string GrubDirectoryInIso = "boot/grub";
+
     /// <summary>The BIOS image's path in the ISO (El Torito boot image).</summary>
-    public const string BiosImageInIso = "boot/grub/i386-pc/eltorito.img";
+    public const string BiosImageInIso = GrubDirectoryInIso + "/i386-pc/eltorito.img";
 
     /// <summary>The UEFI image's path in the ISO (El Torito EFI image, also a partition of the USB stick).</summary>
     public const string EfiImageInIso = "efi.img";
@@ -29,9 +32,11 @@ internal static class GrubImages
     // Normal mode, which the boot image loads, and what iso/grub.cfg loads with insmod.
     private static readonly string[] s_configModules = ["normal", "serial", "terminal", "all_video", "multiboot2"];
 
-    private sealed record Platform(string Name, string Format, string Prefix, string[] ImageModules)
+    private sealed record Platform(string Name, string Format, string PrefixDevice, string[] ImageModules)
     {
         public string Directory => Path.Combine(GrubLibrary, Name);
+
+        public string Prefix => $"{PrefixDevice}/{GrubDirectoryInIso}";
     }
 
     private const string GrubLibrary = "/usr/lib/grub";
@@ -40,13 +45,13 @@ internal static class GrubImages
     // from the boot drive. "()" makes the UEFI image use the whole disk it was loaded from,
     // not the FAT partition that holds the image itself (as grub-mkrescue does).
     // On a USB stick the UEFI image finds the ISO 9660 volume behind the MBR and the GPT.
-    private static readonly Platform s_bios = new("i386-pc", "i386-pc-eltorito", "/boot/grub", ["biosdisk", "iso9660"]);
-    private static readonly Platform s_efi = new("x86_64-efi", "x86_64-efi", "()/boot/grub", ["iso9660", "part_msdos", "part_gpt"]);
+    private static readonly Platform s_bios = new("i386-pc", "i386-pc-eltorito", string.Empty, ["biosdisk", "iso9660"]);
+    private static readonly Platform s_efi = new("x86_64-efi", "x86_64-efi", "()", ["iso9660", "part_msdos", "part_gpt"]);
 
     private const string ModuleDependencies = "moddep.lst";
     private const string ModuleExtension = ".mod";
 
-    // The FAT image that carries bootx64.efi (~0.2 MB): mtools' 1440 KiB floppy format.
+    // The FAT image that carries bootx64.efi (~0.15 MB): mtools' 1440 KiB floppy format.
     private const string EfiFatFormatKiB = "1440";
     private const string EfiDirectory = "::/efi";
     private const string EfiBootDirectory = "::/efi/boot";
@@ -57,7 +62,7 @@ internal static class GrubImages
     {
         foreach (Platform platform in new[] { s_bios, s_efi })
         {
-            CopyConfigModules(platform, Path.Combine(staging, s_bios.Prefix.TrimStart('/'), platform.Name));
+            CopyConfigModules(platform, Path.Combine(staging, GrubDirectoryInIso, platform.Name));
         }
 
         await MkImageAsync(s_bios, Path.Combine(staging, BiosImageInIso), cancellationToken);
@@ -77,7 +82,7 @@ internal static class GrubImages
     /// <paramref name="roots"/> and every module they need, by moddep.lst's lines
     /// ("name: dependency ..."); a module moddep.lst does not name has no dependencies.
     /// </summary>
-    public static IReadOnlySet<string> DependencyClosure(IEnumerable<string> moddepLines, IEnumerable<string> roots)
+    private static SortedSet<string> DependencyClosure(IEnumerable<string> moddepLines, IEnumerable<string> roots)
     {
         var dependencies = new Dictionary<string, string[]>(StringComparer.Ordinal);
         foreach (string line in moddepLines)

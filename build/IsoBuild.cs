@@ -14,14 +14,15 @@ internal sealed record IsoOptions(string Cmdline, IReadOnlyList<FileInfo> Module
 internal static class IsoBuild
 {
     private const string KernelPathInIso = "boot/percy.elf";
-    private const string GrubConfigPathInIso = "boot/grub/grub.cfg";
+    private const string GrubConfigPathInIso = GrubImages.GrubDirectoryInIso + "/grub.cfg";
 
     // The screen font for GRUB framebuffers (every UEFI boot): grub-common's ASCII font,
     // passed to the kernel as the boot module named "font" (see iso/grub.cfg).
     private const string FontSource = "/usr/share/grub/ascii.pf2";
     private const string FontPathInIso = "boot/font.pf2";
 
-    // xorriso's mkisofs options for the hybrid layout: the BIOS El Torito image, patched
+    // xorriso's mkisofs options for the hybrid layout: the BIOS El Torito image (the
+    // firmware loads its first 2 KiB, 4 sectors of 512 bytes, which load the rest), patched
     // with its own location (boot-info-table, grub2-boot-info) so it and the USB stick's MBR
     // can find the rest of GRUB; then the UEFI image, also a partition of the stick.
     private static readonly string[] s_hybridLayout =
