@@ -189,7 +189,7 @@ internal sealed record BenchSuiteReport(
         text.AppendLine($"| command | `{Command}` ({DurationMinutes:0.0} min) |");
         text.AppendLine($"| host | {HostNproc} CPUs, shared with other work; {QemuVersion}, TCG |");
         text.AppendLine($"| runs | Percy {PercyRuns} boots per -smp; " + (HasLinux
-            ? $"Linux {LinuxRuns} boots per -smp ({BenchSuite.MaxLargeSmpLinuxRuns} at -smp {BenchSuite.LargeSmp} and above, where one Linux boot takes from half a minute to two) |"
+            ? $"Linux {LinuxRuns} boots per -smp ({BenchSuite.MaxLargeSmpLinuxRuns} at -smp {BenchSuite.LargeSmp} and above, where one Linux boot takes from half a minute to two); every Percy measurement first, then Linux's |"
             : "Linux not run (--no-linux) |"));
         text.AppendLine($"| Percy QEMU | `{PercyQemuCommand}` (-smp varies) |");
         text.AppendLine($"| Linux QEMU | " + (LinuxQemuCommand is null ? "–" : $"`{LinuxQemuCommand}` (-smp varies; Debian's linux-image-{LinuxPeer.KernelVersion}, busybox initramfs with bench/linux/init.sh) |"));
