@@ -41,7 +41,6 @@ namespace Percy.Kernel.Smp
         const int ParamsOffset = 0x200;               // PARAMS in trampoline.asm
         const ulong Page = AddressSpace.PageSize;
         const ulong ApStackSize = 16 * 1024;
-        const uint CpuidVendorLeaf = 0, CpuidSignatureLeaf = 1;
         const ulong StartupDelayUs = 200;             // between the two SIPIs
         const ulong ArrivalTimeoutMs = 1000;          // TCG on a busy host can be slow
         const ulong CodeMask = 0xFFFFFFFF;
@@ -164,8 +163,8 @@ namespace Percy.Kernel.Smp
         static bool NeedsInitDelay()
         {
             uint* vendor = stackalloc uint[4], signature = stackalloc uint[4];
-            Cpu.CpuId(CpuidVendorLeaf, 0, vendor);
-            Cpu.CpuId(CpuidSignatureLeaf, 0, signature);
+            Cpu.CpuId(Cpu.CpuidBasicLeaf, 0, vendor);
+            Cpu.CpuId(Cpu.CpuidFeatureLeaf, 0, signature);
             return InitDelay.Needed(vendor[Cpu.Ebx], vendor[Cpu.Edx], vendor[Cpu.Ecx], signature[Cpu.Eax]);
         }
 

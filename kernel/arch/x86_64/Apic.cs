@@ -26,7 +26,6 @@ namespace Percy.Kernel.Arch
 
         const uint ApicBaseMsr = 0x1B;
         const ulong ApicBaseAddressMask = 0xFFFFFF000;
-        const uint CpuIdFeatures = 1;
 
         const uint SvrEnable = 1u << 8;
         const uint LvtMasked = 1u << 16;
@@ -57,7 +56,7 @@ namespace Percy.Kernel.Arch
         public static void InitBootCpu(ulong madtAddress)
         {
             uint* regs = stackalloc uint[4];
-            Cpu.CpuId(CpuIdFeatures, 0, regs);
+            Cpu.CpuId(Cpu.CpuidFeatureLeaf, 0, regs);
             ulong msr = Cpu.ReadMsr(ApicBaseMsr);
             s_mode = ApicMode.Choose(regs[Cpu.Ecx], msr, Boot.Options.Has(ApicMode.NoX2ApicOption), out string note);
             if (note != null) Log.Info($"apic: {note}");

@@ -35,7 +35,7 @@ namespace Percy.Kernel.Arch
         // With nothing to measure against: 5 GHz, above any x86-64 CPU's TSC.
         const ulong AssumedTscPerMs = 5_000_000;
 
-        const uint CpuidTscLeaf = 0x15, CpuidFrequencyLeaf = 0x16, CpuidMaxLeaf = 0;
+        const uint CpuidTscLeaf = 0x15, CpuidFrequencyLeaf = 0x16;
 
         static ulong s_entryTsc;
         static ulong s_tscPerMs;                     // 0 until calibrated: time reads as 0, as Linux's does early
@@ -95,7 +95,7 @@ namespace Percy.Kernel.Arch
         {
             tscPerMs = 0;
             uint* r = stackalloc uint[4];
-            Cpu.CpuId(CpuidMaxLeaf, 0, r);
+            Cpu.CpuId(Cpu.CpuidBasicLeaf, 0, r);
             uint maxLeaf = r[Cpu.Eax];
             if (maxLeaf >= CpuidTscLeaf)
             {

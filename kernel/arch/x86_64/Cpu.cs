@@ -15,6 +15,9 @@ namespace Percy.Kernel.Arch
         [RuntimeImport("*", "percy_rdtsc")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadTsc();
         [RuntimeImport("*", "percy_rdmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadMsr(uint msr);
         [RuntimeImport("*", "percy_wrmsr")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void WriteMsr(uint msr, ulong value);
+        // CPUID leaf 0: the highest basic leaf in EAX, the vendor string in EBX, EDX, ECX.
+        // Leaf 1: the family/model/stepping signature in EAX, feature flags in ECX and EDX.
+        public const uint CpuidBasicLeaf = 0, CpuidFeatureLeaf = 1;
         // CpuId writes EAX, EBX, ECX, EDX in this order.
         public const int Eax = 0, Ebx = 1, Ecx = 2, Edx = 3;
         [RuntimeImport("*", "percy_cpuid")] [MethodImpl(MethodImplOptions.InternalCall)] public static extern void CpuId(uint leaf, uint subleaf, uint* regs);
