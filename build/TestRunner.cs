@@ -39,6 +39,13 @@ internal static class TestRunner
             Ui.Error("test: no test ran");
         }
 
+        // The failures again, by name, where a log's tail shows them: the console log
+        // names a failed test only above its (long) serial output.
+        foreach (FailedTest failure in total.Failures)
+        {
+            Console.Out.WriteLine($"test: FAILED {failure.Name}: {failure.Message}");
+        }
+
         // One plain line, last, for people and for CI's log reader alike.
         string skipped = total.Skipped > 0 ? $", {total.Skipped} skipped" : string.Empty;
         Console.Out.WriteLine($"test: {total.Passed} passed, {total.Failed} failed{skipped}");
@@ -85,7 +92,7 @@ internal static class TestRunner
         if (!result.Succeeded && counts.Failed == 0)
         {
             Ui.Error($"test: dotnet test {Paths.Display(directory)} failed (exit {result.ExitCode}) without a failed test; see its output above");
-            counts += new TestCounts(0, 1, 0);
+            counts += new TestCounts(0, 1, 0, [new FailedTest(name, $"dotnet test exited {result.ExitCode} without a failed test")]);
         }
 
         return counts;

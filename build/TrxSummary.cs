@@ -2,11 +2,16 @@ using System.Xml.Linq;
 
 namespace Percy.Build;
 
-/// <summary>Test counts, added up across projects.</summary>
-internal readonly record struct TestCounts(int Passed, int Failed, int Skipped)
+/// <summary>A test that did not pass, and the first line of what it reported.</summary>
+internal readonly record struct FailedTest(string Name, string Message);
+
+/// <summary>Test counts, added up across projects, with the tests that failed.</summary>
+internal readonly record struct TestCounts(int Passed, int Failed, int Skipped, IReadOnlyList<FailedTest> Failures)
 {
+    public TestCounts() : this(0, 0, 0, []) { }
+
     public static TestCounts operator +(TestCounts a, TestCounts b)
-        => new(a.Passed + b.Passed, a.Failed + b.Failed, a.Skipped + b.Skipped);
+        => new(a.Passed + b.Passed, a.Failed + b.Failed, a.Skipped + b.Skipped, [.. a.Failures, .. b.Failures]);
 }
 
 /// <summary>
@@ -40,7 +45,8 @@ internal static class TrxSummary
     private static TestCounts ReadFile(string file)
     {
         XElement? results = XDocument.Load(file).Root?.Elements().FirstOrDefault(e => e.Name.LocalName == "Results");
-        int passed = 0, failed = 0, skipped = 0;
+        int passed = 0, skipped = 0;
+        var failures = new List<FailedTest>();
 
         // Only direct children: data-driven runners nest per-row results inside a parent
         // result that already carries the combined outcome.
@@ -58,10 +64,18 @@ internal static class TrxSummary
             else
             {
                 // Failed, Error, Timeout, Aborted, ...: anything else counts against the run.
-                failed++;
+                failures.Add(new FailedTest(result.Attribute("testName")?.Value ?? "(unnamed test)", FirstMessageLine(result)));
             }
         }
 
-        return new TestCounts(passed, failed, skipped);
+        return new TestCounts(passed, failures.Count, skipped, failures);
+    }
+
+    // The assertion's message sits in Output/ErrorInfo/Message; its first line names what
+    // went wrong, the rest (QEMU's serial output, stack) is in the console log above.
+    private static string FirstMessageLine(XElement result)
+    {
+        string message = result.Descendants().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value ?? string.Empty;
+        return message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "(no message)";
     }
 }
