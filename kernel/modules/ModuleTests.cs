@@ -25,7 +25,9 @@ namespace Percy.Kernel.Modules
         const int Cycles = 100;
         const int StormMinRounds = 1000;     // per CPU, and on until the attempts are done
         const int StormAttempts = 20;         // rmmod attempts during the storm
-        const ulong HoldMs = 20;
+        // rmmod_wait's holder drops its reference when rmmod says it waits; this limit only
+        // ends the hold if rmmod never says so (a bug), so the test fails instead of hanging.
+        const ulong HoldLimitMs = 5000;
 
         public static void Register()
         {
@@ -222,20 +224,22 @@ namespace Percy.Kernel.Modules
             public volatile int Taken, Putting;
         }
 
+        // Holds the reference until rmmod reports that it waits for it, not for a fixed time:
+        // under TCG the boot CPU's synchronise with 7 others can take longer than any short hold.
         static void HoldThenPut(void* arg)
         {
             var h = (Holder*)arg;
             if (!ModuleRefcount.TryGet(h->Target)) return;
             h->Taken = 1;
-            ulong deadline = Clock.DeadlineAfterMs(HoldMs);
-            while (!Clock.Passed(deadline)) Cpu.Pause();
+            ulong deadline = Clock.DeadlineAfterMs(HoldLimitMs);
+            while (s_waitingCount == 0 && !Clock.Passed(deadline)) Cpu.Pause();
             h->Putting = 1;
             ModuleRefcount.Put(h->Target);
         }
 
-        static long s_waitingCount;
+        static volatile int s_waitingCount;
 
-        static void Waiting(Module m, long count) => s_waitingCount = count;
+        static void Waiting(Module m, long count) => s_waitingCount = (int)count;
 
         static void RmmodWait(TestContext* t)
         {
