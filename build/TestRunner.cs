@@ -92,7 +92,7 @@ internal static class TestRunner
         if (!result.Succeeded && counts.Failed == 0)
         {
             Ui.Error($"test: dotnet test {Paths.Display(directory)} failed (exit {result.ExitCode}) without a failed test; see its output above");
-            counts += new TestCounts(0, 1, 0, [new FailedTest(name, $"dotnet test exited {result.ExitCode} without a failed test")]);
+            counts += new TestCounts(0, 0, [new FailedTest(name, $"dotnet test exited {result.ExitCode} without a failed test")]);
         }
 
         return counts;

@@ -6,12 +6,14 @@ namespace Percy.Build;
 internal readonly record struct FailedTest(string Name, string Message);
 
 /// <summary>Test counts, added up across projects, with the tests that failed.</summary>
-internal readonly record struct TestCounts(int Passed, int Failed, int Skipped, IReadOnlyList<FailedTest> Failures)
+internal readonly record struct TestCounts(int Passed, int Skipped, IReadOnlyList<FailedTest> Failures)
 {
-    public TestCounts() : this(0, 0, 0, []) { }
+    public TestCounts() : this(0, 0, []) { }
+
+    public int Failed => Failures.Count;
 
     public static TestCounts operator +(TestCounts a, TestCounts b)
-        => new(a.Passed + b.Passed, a.Failed + b.Failed, a.Skipped + b.Skipped, [.. a.Failures, .. b.Failures]);
+        => new(a.Passed + b.Passed, a.Skipped + b.Skipped, [.. a.Failures, .. b.Failures]);
 }
 
 /// <summary>
@@ -68,7 +70,7 @@ internal static class TrxSummary
             }
         }
 
-        return new TestCounts(passed, failures.Count, skipped, failures);
+        return new TestCounts(passed, skipped, failures);
     }
 
     // The assertion's message sits in Output/ErrorInfo/Message; its first line names what
